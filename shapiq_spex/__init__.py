@@ -1,0 +1,1 @@
+"""shapiq-spex."""

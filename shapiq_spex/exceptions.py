@@ -1,0 +1,31 @@
+"""Exceptions and warnings raised by shapiq-spex."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetTooSmallError",
+    "DecodingWarning",
+    "InvalidGameError",
+    "InvalidParameterError",
+    "SpexError",
+]
+
+
+class SpexError(Exception):
+    """Base class of every error raised by shapiq-spex."""
+
+
+class InvalidParameterError(SpexError, ValueError, TypeError):
+    """A parameter has the wrong type, shape or value."""
+
+
+class BudgetTooSmallError(SpexError, ValueError):
+    """The budget cannot pay for even the smallest design of the method."""
+
+
+class InvalidGameError(SpexError, ValueError):
+    """A game returned values of the wrong shape, NaN or inf, or has the wrong number of players."""
+
+
+class DecodingWarning(UserWarning):
+    """Something in the decoding was suspicious but not fatal (for example no held-out samples)."""
