@@ -1,0 +1,149 @@
+"""Least-squares refits of a spectrum on a fixed support, with bounded memory.
+
+Both SPEX (after peeling) and ProxySPEX (after reading the trees) end by refitting the
+coefficients of a candidate support on every queried coalition. The design matrix can be large
+(``n_queries x support``), so it is never formed whole: its Gram matrix ``A^T A`` and ``A^T y``
+are accumulated in row chunks, and ridge penalties are chosen from the Gram's eigenvalues by
+generalized cross-validation (GCV), which needs no second pass over the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from shapiq_spex.spectra._subsets import PAD, degrees
+from shapiq_spex.spectra.spectrum import Basis
+
+__all__ = ["RefitResult", "design_matrix", "gram", "refit"]
+
+_CHUNK_ENTRIES = 1 << 22
+
+
+def _incidence(supports: np.ndarray, n: int) -> sp.csr_array:
+    r, c = np.nonzero(supports >= 0)
+    data = np.ones(r.size, dtype=np.float32)
+    return sp.csr_array((data, (r, supports[r, c])), shape=(supports.shape[0], n))
+
+
+def design_matrix(masks: np.ndarray, supports: np.ndarray, basis: Basis = "fourier"):
+    """Design matrix ``A[m, j] = chi_j(x_m)`` for the terms in ``supports``.
+
+    Args:
+        masks: ``(m, n)`` boolean coalitions.
+        supports: ``(s, w)`` padded supports.
+        basis: ``"fourier"`` gives ``(-1)^{|K_j ∩ x_m|}``; ``"moebius"`` gives ``[S_j ⊆ x_m]``.
+
+    Returns:
+        ``(m, s)`` float64 array.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    inc = _incidence(np.asarray(supports, dtype=np.int64), masks.shape[1])
+    counts = np.rint((inc @ masks.T.astype(np.float32)).T).astype(np.int64)  # (m, s)
+    if basis == "fourier":
+        return 1.0 - 2.0 * (counts & 1)
+    return (counts == degrees(supports)[None, :]).astype(np.float64)
+
+
+def gram(masks: np.ndarray, values: np.ndarray, supports: np.ndarray, basis: Basis = "fourier"):
+    """Accumulate ``(A^T A, A^T y, y^T y)`` over row chunks of ``masks``."""
+    s = supports.shape[0]
+    G = np.zeros((s, s))
+    b = np.zeros(s)
+    chunk = max(1, _CHUNK_ENTRIES // max(s, 1))
+    for start in range(0, masks.shape[0], chunk):
+        A = design_matrix(masks[start : start + chunk], supports, basis)
+        y = values[start : start + chunk]
+        G += A.T @ A
+        b += A.T @ y
+    return G, b, float(values @ values)
+
+
+@dataclass(frozen=True)
+class RefitResult:
+    """Outcome of :func:`refit`.
+
+    Attributes:
+        coefs: ``(s,)`` fitted coefficients.
+        alpha: ridge penalty used (0.0 for plain least squares).
+        train_r2: in-sample R² of the fit.
+        gcv_r2: R² implied by the GCV estimate of the out-of-sample error (an honest
+            estimate for the chosen penalty, not an in-sample number).
+    """
+
+    coefs: np.ndarray
+    alpha: float
+    train_r2: float
+    gcv_r2: float
+
+
+def refit(
+    masks: np.ndarray,
+    values: np.ndarray,
+    supports: np.ndarray,
+    basis: Basis = "fourier",
+    *,
+    alpha: float | str = "gcv",
+    alphas: np.ndarray | None = None,
+) -> RefitResult:
+    """Fit coefficients of a fixed support to game values by (ridge) least squares.
+
+    Args:
+        masks: ``(m, n)`` boolean coalitions that were queried.
+        values: ``(m,)`` game values.
+        supports: ``(s, w)`` padded supports; include the constant term yourself.
+        basis: basis of the functions the coefficients multiply.
+        alpha: ``"gcv"`` chooses the penalty among ``alphas`` by generalized cross-validation;
+            a float fixes it (``0.0`` = least squares, solved stably through the eigenbasis).
+        alphas: candidate penalties for ``"gcv"``, relative to the mean Gram eigenvalue.
+            Default: 0 and ``logspace(-10, 1, 23)``.
+
+    Returns:
+        A :class:`RefitResult`.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    m = values.shape[0]
+    if supports.shape[0] == 0:
+        return RefitResult(np.zeros(0), 0.0, 0.0, 0.0)
+    G, b, yy = gram(masks, values, supports, basis)
+    evals, evecs = np.linalg.eigh(G)
+    evals = np.clip(evals, 0.0, None)
+    bt = evecs.T @ b
+    scale = float(evals.mean()) if evals.size else 1.0
+    tss = yy - m * float(values.mean()) ** 2 if m else 0.0
+    tss = max(tss, 1e-300)
+    tiny = evals.max() * 1e-12 if evals.size else 0.0
+
+    def solve(a: float):
+        # pseudo-inverse on numerically null directions keeps plain LS well defined
+        denom = evals + a
+        inv = np.where(denom > tiny, 1.0 / np.where(denom > tiny, denom, 1.0), 0.0)
+        beta_t = inv * bt
+        rss = yy - 2 * beta_t @ bt + beta_t @ (evals * beta_t)
+        df = float(np.sum(evals * inv))
+        return beta_t, max(rss, 0.0), df
+
+    if isinstance(alpha, str):
+        grid = np.concatenate([[0.0], np.logspace(-10, 1, 23)]) if alphas is None else alphas
+        best = None
+        for rel in np.asarray(grid, dtype=float):  # a few dozen candidates, each O(s)
+            beta_t, rss, df = solve(rel * scale)
+            gcv = rss / max(m - df, 1e-12) ** 2 * m
+            if best is None or gcv < best[0] - 1e-15 * abs(best[0]):
+                best = (gcv, rel * scale, beta_t, rss, df)
+        gcv, a, beta_t, rss, _df = best
+    else:
+        a = float(alpha)
+        beta_t, rss, df = solve(a)
+        gcv = rss / max(m - df, 1e-12) ** 2 * m
+    coefs = evecs @ beta_t
+    return RefitResult(coefs, a, 1.0 - rss / tss, 1.0 - gcv * m / tss)
+
+
+def constant_and_linear(n: int) -> np.ndarray:
+    """Padded supports of the empty set and every singleton, shape ``(n + 1, 1)``."""
+    sup = np.full((n + 1, 1), PAD, dtype=np.int64)
+    sup[1:, 0] = np.arange(n)
+    return sup
