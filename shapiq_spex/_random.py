@@ -8,7 +8,7 @@ import numpy as np
 
 from shapiq_spex.exceptions import InvalidParameterError
 
-__all__ = ["as_generator", "spawn"]
+__all__ = ["as_generator", "random_bits", "spawn"]
 
 
 def as_generator(random_state: int | np.random.Generator | np.random.SeedSequence | None):
@@ -40,3 +40,8 @@ def as_generator(random_state: int | np.random.Generator | np.random.SeedSequenc
 def spawn(rng: np.random.Generator, k: int) -> list[np.random.Generator]:
     """Split ``rng`` into ``k`` independent child generators (one per pipeline stage)."""
     return list(rng.spawn(k))
+
+
+def random_bits(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
+    """``(m, n)`` i.i.d. Bernoulli(1/2) booleans, one byte per entry (no float64 detour)."""
+    return rng.integers(0, 2, size=(m, n), dtype=np.uint8).view(bool)
