@@ -205,6 +205,7 @@ def to_interaction_values(
     Returns:
         ``InteractionValues`` whose entries match ``shapiq.ExactComputer`` on the spectrum's game.
     """
+    check_index(index, max_order, spectrum.n)
     order = 1 if index in _FIRST_ORDER else (max_order or max(spectrum.max_degree, 1))
     sup, vals = spectrum_to_index(spectrum, index, order)
     if baseline_value is None:
