@@ -27,8 +27,11 @@ __all__ = ["SPEX", "SpexFit", "fit_spex"]
 
 
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (
-        high is not None and value > high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+        or (high is not None and value > high)
     ):
         rng = f">= {low}" if high is None else f"in [{low}, {high}]"
         msg = f"The '{name}' parameter must be an int {rng}. Got {value!r}."
@@ -109,7 +112,11 @@ def fit_spex(
     sup = np.concatenate(
         [
             np.pad(base, ((0, 0), (0, width - base.shape[1])), constant_values=PAD),
-            np.pad(peeled.supports, ((0, 0), (0, width - peeled.supports.shape[1])), constant_values=PAD),
+            np.pad(
+                peeled.supports,
+                ((0, 0), (0, width - peeled.supports.shape[1])),
+                constant_values=PAD,
+            ),
         ]
     )
     sup, _ = canonicalize(sup, np.zeros(sup.shape[0]))
@@ -218,9 +225,14 @@ class SPEX(SparseApproximator):
             msg = f"The 'decoder' parameter must be 'soft' or 'hard'. Got {decoder!r}."
             raise InvalidParameterError(msg)
         self.decoder = decoder
-        self.chase_depth = None if chase_depth is None else _check_int(chase_depth, "chase_depth", 0, 16)
+        self.chase_depth = (
+            None if chase_depth is None else _check_int(chase_depth, "chase_depth", 0, 16)
+        )
         if not isinstance(singleton_cutoff, numbers.Real) or not 0.0 < singleton_cutoff < 1.0:
-            msg = f"The 'singleton_cutoff' parameter must be a float in (0, 1). Got {singleton_cutoff!r}."
+            msg = (
+                "The 'singleton_cutoff' parameter must be a float in (0, 1). "
+                f"Got {singleton_cutoff!r}."
+            )
             raise InvalidParameterError(msg)
         self.singleton_cutoff = float(singleton_cutoff)
         self.log2_bins = None if log2_bins is None else _check_int(log2_bins, "log2_bins", 1, 24)
@@ -239,12 +251,14 @@ class SPEX(SparseApproximator):
         b = MIN_LOG2_BINS if self.log2_bins is None else self.log2_bins
         return self.n_groups * (parity_length(self.n, t) + 1) * (1 << b)
 
-    def approximate(self, budget: int, game, *args, **kwargs) -> InteractionValues:
+    def approximate(self, budget: int, game, *args, **kwargs) -> InteractionValues:  # noqa: ARG002
         """Estimate the interactions of ``game`` with at most ``budget`` evaluations.
 
         Args:
             budget: most coalitions the game may be evaluated on.
             game: a ``shapiq.Game`` or a callable ``(m, n) bool -> (m,)``.
+            *args: ignored (shapiq's ``Approximator.__call__`` signature).
+            **kwargs: ignored (shapiq's ``Approximator.__call__`` signature).
 
         Returns:
             ``InteractionValues`` of ``self.index`` up to ``self.max_order`` (with ``()``),

@@ -65,8 +65,10 @@ def _hash_in_group(design: QueryDesign, supports: np.ndarray, groups: np.ndarray
     row_ints = design.hashes.astype(np.int64) @ weights  # (C, n)
     valid = supports >= 0
     gathered = np.where(valid, row_ints[groups[:, None], np.where(valid, supports, 0)], 0)
-    return np.bitwise_xor.reduce(gathered, axis=1) if supports.shape[1] else np.zeros(
-        supports.shape[0], dtype=np.int64
+    return (
+        np.bitwise_xor.reduce(gathered, axis=1)
+        if supports.shape[1]
+        else np.zeros(supports.shape[0], dtype=np.int64)
     )
 
 
@@ -130,7 +132,7 @@ def peel(
     """Recover the frequencies in the bins ``U`` by repeated singleton detection and peeling.
 
     Args:
-        U: ``(C, p + 1, 2^b)`` bin measurements (see :func:`~shapiq_spex.decoding.bins.bin_measurements`).
+        U: ``(C, p + 1, 2^b)`` bin measurements (from ``bin_measurements``).
         design: the query design that produced them.
         soft: use Chase soft decoding for bins the hard decision does not explain.
         chase_depth: number of least reliable parity bits to flip (default ``min(t, p)``).
@@ -208,7 +210,9 @@ def peel(
 
     width = max((s.shape[1] for s in found_sup), default=0)
     if found_sup:
-        padded = [np.pad(s, ((0, 0), (0, width - s.shape[1])), constant_values=-1) for s in found_sup]
+        padded = [
+            np.pad(s, ((0, 0), (0, width - s.shape[1])), constant_values=-1) for s in found_sup
+        ]
         supports, coefs = canonicalize(np.concatenate(padded), np.concatenate(found_coef))
     else:
         supports, coefs = np.zeros((0, 0), dtype=np.int64), np.zeros(0)

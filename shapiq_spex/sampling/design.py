@@ -138,10 +138,12 @@ class QueryDesign:
 
     def bin_index(self, supports: np.ndarray) -> np.ndarray:
         """Bin of each frequency in each group: ``(C, s)`` ints ``j = M_cᵀ k`` (bits LSB first)."""
-        weights = (1 << np.arange(self.b, dtype=np.int64))
+        weights = 1 << np.arange(self.b, dtype=np.int64)
         row_ints = self.hashes.astype(np.int64) @ weights  # (C, n): integer of each row of M_c
         valid = supports >= 0
         gathered = np.where(valid[None], row_ints[:, np.where(valid, supports, 0)], 0)
-        return np.bitwise_xor.reduce(gathered, axis=2) if supports.shape[1] else np.zeros(
-            (self.n_groups, supports.shape[0]), dtype=np.int64
+        return (
+            np.bitwise_xor.reduce(gathered, axis=2)
+            if supports.shape[1]
+            else np.zeros((self.n_groups, supports.shape[0]), dtype=np.int64)
         )

@@ -79,7 +79,7 @@ def check_index(index: str, max_order: int | None, n: int | None = None) -> None
 
 
 def index_weights(index: str, order: int, max_degree: int) -> np.ndarray:
-    """Weight table ``w[t, s]`` mapping Möbius coefficients of size ``t`` to index values of size ``s``.
+    """Weight table ``w[t, s]``: Möbius coefficients of size ``t`` to index values of size ``s``.
 
     Args:
         index: one of :data:`SUPPORTED_INDICES` except ``"Fourier"``.
@@ -103,7 +103,10 @@ def index_weights(index: str, order: int, max_degree: int) -> np.ndarray:
                 val = Fraction(1, 2 ** (t - s))
             elif index == "k-SII":
                 val = sum(
-                    (comb(t - s, j - s) * bern[j - s] / (t - j + 1) for j in range(s, min(k, t) + 1)),
+                    (
+                        comb(t - s, j - s) * bern[j - s] / (t - j + 1)
+                        for j in range(s, min(k, t) + 1)
+                    ),
                     Fraction(0),
                 )
             elif index == "STII":
@@ -135,14 +138,12 @@ def index_weights(index: str, order: int, max_degree: int) -> np.ndarray:
 
 
 def _fourier_weights(w: np.ndarray, max_degree: int) -> np.ndarray:
-    """Compose a Möbius weight table with Fourier→Möbius: ``v(κ,s) = Σ_j C(κ-s,j-s)(-2)^j w(j,s)``."""
+    """Compose a Möbius table with Fourier→Möbius: ``v(κ,s) = Σ_j C(κ-s,j-s)(-2)^j w(j,s)``."""
     k = w.shape[1] - 1
     v = np.zeros((max_degree + 1, k + 1))
     for kap in range(max_degree + 1):
         for s in range(min(kap, k) + 1):
-            v[kap, s] = sum(
-                comb(kap - s, j - s) * (-2.0) ** j * w[j, s] for j in range(s, kap + 1)
-            )
+            v[kap, s] = sum(comb(kap - s, j - s) * (-2.0) ** j * w[j, s] for j in range(s, kap + 1))
     return v
 
 
@@ -170,10 +171,7 @@ def spectrum_to_index(spectrum: SparseSpectrum, index: str, max_order: int | Non
         src = spectrum
     else:
         w = index_weights(index, order, deg)
-        if spectrum.basis == "fourier":
-            table = _fourier_weights(w, deg)
-        else:
-            table = w
+        table = _fourier_weights(w, deg) if spectrum.basis == "fourier" else w
         src = spectrum
     return distribute(src.supports, src.coefs, table, order)
 

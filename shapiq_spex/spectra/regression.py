@@ -128,10 +128,13 @@ def refit(
     if isinstance(alpha, str):
         grid = np.concatenate([[0.0], np.logspace(-10, 1, 23)]) if alphas is None else alphas
         best = None
+        # RSS comes from yy - 2 b'beta + beta'G beta, which cancels: differences below ~1e-9 of
+        # yy are rounding, not evidence, so they never buy a penalty (noiseless fits stay exact).
+        rss_noise = 1e-9 * max(yy, np.finfo(float).tiny)
         for rel in np.asarray(grid, dtype=float):  # a few dozen candidates, each O(s)
             beta_t, rss, df = solve(rel * scale)
             gcv = rss / max(m - df, 1e-12) ** 2 * m
-            if best is None or gcv < best[0] - 1e-15 * abs(best[0]):
+            if best is None or gcv < best[0] - rss_noise * m / max(m - best[4], 1e-12) ** 2:
                 best = (gcv, rel * scale, beta_t, rss, df)
         gcv, a, beta_t, rss, _df = best
     else:

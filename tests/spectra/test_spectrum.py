@@ -17,9 +17,7 @@ def all_coalitions(n: int) -> np.ndarray:
 
 
 def brute_fourier(terms: dict, X: np.ndarray) -> np.ndarray:
-    return np.array(
-        [sum(c * (-1) ** int(x[list(k)].sum()) for k, c in terms.items()) for x in X]
-    )
+    return np.array([sum(c * (-1) ** int(x[list(k)].sum()) for k, c in terms.items()) for x in X])
 
 
 def brute_moebius(terms: dict, X: np.ndarray) -> np.ndarray:
@@ -143,7 +141,11 @@ def test_from_masks_and_to_masks_round_trip():
 def test_canonicalize_sums_duplicates():
     sup = pad_supports([(1, 2), (2, 1), (), (3,)])
     sup, coefs = canonicalize(sup, np.array([1.0, 2.0, 0.5, -1.0]))
-    assert {tuple(r[r >= 0]): c for r, c in zip(sup, coefs)} == {(1, 2): 3.0, (): 0.5, (3,): -1.0}
+    assert {tuple(r[r >= 0]): c for r, c in zip(sup, coefs, strict=True)} == {
+        (1, 2): 3.0,
+        (): 0.5,
+        (3,): -1.0,
+    }
 
 
 def test_top_k_keeps_constant_and_largest():
