@@ -1,1 +1,41 @@
-"""shapiq-spex."""
+"""shapiq-spex: fast, exact SPEX and ProxySPEX sparse interaction explainers for shapiq.
+
+The public API at a glance:
+
+* approximators (``shapiq.approximator.Approximator`` subclasses): :class:`SPEX`,
+  :class:`ProxySPEX`, :class:`HybridSPEX`;
+* spectra: :class:`SparseSpectrum` (Fourier or Möbius), :func:`to_interaction_values`;
+* games with known spectra: :class:`SparseFourierGame`, :class:`SparseMoebiusGame`;
+* metrics: :mod:`shapiq_spex.metrics`.
+"""
+
+from __future__ import annotations
+
+from shapiq_spex.approximators.spex import SPEX
+from shapiq_spex.exceptions import (
+    BudgetTooSmallError,
+    DecodingWarning,
+    InvalidGameError,
+    InvalidParameterError,
+    SpexError,
+)
+from shapiq_spex.games.synthetic import SparseFourierGame, SparseMoebiusGame
+from shapiq_spex.spectra import SparseSpectrum
+from shapiq_spex.spectra.indices import SUPPORTED_INDICES, to_interaction_values
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SPEX",
+    "SUPPORTED_INDICES",
+    "BudgetTooSmallError",
+    "DecodingWarning",
+    "InvalidGameError",
+    "InvalidParameterError",
+    "SparseFourierGame",
+    "SparseMoebiusGame",
+    "SparseSpectrum",
+    "SpexError",
+    "__version__",
+    "to_interaction_values",
+]
