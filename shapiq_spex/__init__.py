@@ -11,6 +11,7 @@ The public API at a glance:
 
 from __future__ import annotations
 
+from shapiq_spex import metrics
 from shapiq_spex.approximators.spex import SPEX
 from shapiq_spex.exceptions import (
     BudgetTooSmallError,
@@ -19,7 +20,7 @@ from shapiq_spex.exceptions import (
     InvalidParameterError,
     SpexError,
 )
-from shapiq_spex.games.synthetic import SparseFourierGame, SparseMoebiusGame
+from shapiq_spex.games.synthetic import SparseFourierGame, SparseMoebiusGame, SpectrumGame
 from shapiq_spex.spectra import SparseSpectrum
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES, to_interaction_values
 
@@ -35,7 +36,9 @@ __all__ = [
     "SparseFourierGame",
     "SparseMoebiusGame",
     "SparseSpectrum",
+    "SpectrumGame",
     "SpexError",
     "__version__",
+    "metrics",
     "to_interaction_values",
 ]

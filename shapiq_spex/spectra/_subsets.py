@@ -85,7 +85,7 @@ def distribute(
         min_size: smallest subset size produced.
 
     Returns:
-        ``(supports, coefs)`` in canonical form (duplicates summed, exact zeros kept out).
+        ``(supports, coefs)`` in canonical form (duplicates summed; terms that cancel to 0 stay).
     """
     supports = np.asarray(supports, dtype=np.int64)
     coefs = np.asarray(coefs, dtype=np.float64)

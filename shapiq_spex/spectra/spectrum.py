@@ -82,6 +82,14 @@ class SparseSpectrum:
         if sup.size and (sup.max() >= self.n or sup.min() < PAD):
             msg = f"supports hold player indices outside [0, {self.n})."
             raise InvalidParameterError(msg)
+        if sup.size:
+            # rows may come unsorted or padded in the middle: sort with padding last
+            big = np.iinfo(np.int64).max
+            sup = np.sort(np.where(sup < 0, big, sup), axis=1)
+            if np.any((sup[:, 1:] == sup[:, :-1]) & (sup[:, 1:] != big)):
+                msg = "supports list a player twice in one term; each term is a set of players."
+                raise InvalidParameterError(msg)
+            sup = np.where(sup == big, PAD, sup)
         sup, coefs = canonicalize(sup, coefs)
         object.__setattr__(self, "supports", sup)
         object.__setattr__(self, "coefs", coefs)

@@ -172,3 +172,12 @@ def test_bad_construction():
         SparseSpectrum.from_dict(3, {(5,): 1.0})
     with pytest.raises(InvalidParameterError, match="basis"):
         SparseSpectrum.from_dict(3, {(0,): 1.0}, "walsh")
+
+
+def test_unsorted_rows_are_merged_and_repeats_rejected():
+    from shapiq_spex.spectra.spectrum import SparseSpectrum as S
+
+    spec = S(3, np.array([[2, 1], [1, 2], [-1, 0]]), np.array([1.0, 2.0, 0.5]))
+    assert spec.to_dict() == {(1, 2): 3.0, (0,): 0.5}
+    with pytest.raises(InvalidParameterError, match="twice"):
+        S(3, np.array([[1, 1]]), np.array([1.0]))
