@@ -56,8 +56,12 @@ def holdout_masks(n: int, m: int = 1000, seed: int = 0) -> np.ndarray:
 
 
 def index_error(truth, est) -> float:
-    """Max absolute error over the union of interactions (missing entries are 0)."""
-    keys = set(truth.interactions) | set(est.interactions)
+    """Max absolute error over the union of interactions of order >= 1 (missing entries are 0).
+
+    Order 0 is excluded (as in shapiq_benchmark): it is the baseline, the game's own value of the
+    empty coalition, which on a noisy game carries that query's noise.
+    """
+    keys = (set(truth.interactions) | set(est.interactions)) - {()}
     return max(abs(truth[k] - est[k]) for k in keys)
 
 

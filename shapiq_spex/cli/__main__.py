@@ -1,0 +1,9 @@
+"""``python -m shapiq_spex.cli``."""
+
+from __future__ import annotations
+
+import sys
+
+from shapiq_spex.cli.main import main
+
+sys.exit(main())
