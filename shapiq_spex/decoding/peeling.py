@@ -29,6 +29,8 @@ from shapiq_spex.spectra._subsets import canonicalize
 __all__ = ["PeelingResult", "peel"]
 
 _NOISE_QUANTILE = 0.99
+_RESID_QUANTILE = 0.25
+_STRICT_CUTOFF = 0.05
 _ENERGY_FLOOR = 1e-22  # relative to the mean bin energy: exact zeros up to rounding
 
 
@@ -127,7 +129,7 @@ def peel(
     chase_depth: int | None = None,
     chase_max_flips: int | None = None,
     singleton_cutoff: float = 0.5,
-    max_rounds: int = 64,
+    max_rounds: int = 256,
 ) -> PeelingResult:
     """Recover the frequencies in the bins ``U`` by repeated singleton detection and peeling.
 
@@ -151,16 +153,28 @@ def peel(
     floor = _ENERGY_FLOOR * max(float(energy.mean()), np.finfo(float).tiny)
     active = np.ones((n_groups, n_bins), dtype=bool)
     noise_var = np.nan
+    accepted_resid: list[np.ndarray] = []
     found_sup: list[np.ndarray] = []
     found_coef: list[np.ndarray] = []
     stats = {"rounds": 0, "examined": [], "singletons": [], "hard_decodes": 0, "soft_decodes": 0}
 
-    def accept(resid: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        e = np.einsum("wr,wr->w", cols, cols)
-        ok = resid <= singleton_cutoff * e
-        if np.isfinite(noise_var):
-            ok |= resid <= noise_var * chi2.ppf(_NOISE_QUANTILE, p)
-        return ok & np.isfinite(resid)
+    # Acceptance is staged: bins that look like clean singletons are peeled first; looser
+    # hypotheses (a dominant term in a bin that still holds small ones) only when no clean one is
+    # left. Peeling the clean ones first keeps coefficients exact and turns multitons into
+    # singletons; the noise level is learned from the clean ones only.
+    levels = sorted({min(_STRICT_CUTOFF, singleton_cutoff), singleton_cutoff})
+
+    def within_noise(resid: np.ndarray) -> np.ndarray:
+        if not np.isfinite(noise_var):
+            return np.zeros(resid.shape, dtype=bool)
+        return resid <= noise_var * chi2.ppf(_NOISE_QUANTILE, p)
+
+    def accept_at(level: float):
+        def accept(resid: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            e = np.einsum("wr,wr->w", cols, cols)
+            return ((resid <= level * e) | within_noise(resid)) & np.isfinite(resid)
+
+        return accept
 
     for _ in range(max_rounds):
         energy = np.einsum("crj,crj->cj", U, U)
@@ -172,7 +186,7 @@ def peel(
             break
         groups, bins = np.nonzero(active)
         cols = U[groups, :, bins]  # (W, p + 1)
-        sup, rho, resid, ok, n_soft = _detect(
+        sup, rho, resid, _, n_soft = _detect(
             design,
             cols,
             groups,
@@ -180,20 +194,33 @@ def peel(
             soft=soft,
             chase_depth=depth,
             chase_max_flips=chase_max_flips,
-            accept=accept,
+            accept=accept_at(levels[0]),
         )
         stats["rounds"] += 1
         stats["examined"].append(int(groups.size))
         stats["hard_decodes"] += int(groups.size)
         stats["soft_decodes"] += int(n_soft)
-        active[groups, bins] = False  # examined; a peel that touches a bin re-activates it
+        loosest = accept_at(levels[-1])(resid, cols)
+        ok = loosest
+        level_used = levels[-1]
+        for level in levels:
+            ok = accept_at(level)(resid, cols)
+            if ok.any():
+                level_used = level
+                break
+        # bins that no hypothesis explains wait until a peel touches them; bins that passed only
+        # a looser level than the one used stay active for the next round
+        active[groups[~loosest], bins[~loosest]] = False
+        active[groups[ok], bins[ok]] = False
         if not ok.any():
             stats["singletons"].append(0)
             break
-        # Noise level of one measurement from the residuals of accepted singletons (median of a
-        # chi-square with p degrees of freedom); the tail of a dense spectrum counts as noise.
-        med = float(np.median(resid[ok]))
-        noise_var = med / chi2.median(p) if p > 0 else np.nan
+        if level_used == levels[0] and p > 0:
+            # noise of one measurement: a low quantile of the clean singletons' residuals
+            # (chi-square, p degrees of freedom), pooled over rounds
+            accepted_resid.append(resid[ok])
+            pooled = np.concatenate(accepted_resid)
+            noise_var = float(np.quantile(pooled, _RESID_QUANTILE)) / chi2.ppf(_RESID_QUANTILE, p)
         uniq, inverse = np.unique(sup[ok], axis=0, return_inverse=True)
         inverse = inverse.ravel()
         counts = np.bincount(inverse, minlength=uniq.shape[0])
