@@ -11,7 +11,7 @@ The public API at a glance:
 
 from __future__ import annotations
 
-from shapiq_spex import metrics
+from shapiq_spex import metrics, models
 from shapiq_spex.approximators.spex import SPEX
 from shapiq_spex.exceptions import (
     BudgetTooSmallError,
@@ -20,14 +20,32 @@ from shapiq_spex.exceptions import (
     InvalidParameterError,
     SpexError,
 )
-from shapiq_spex.games.synthetic import SparseFourierGame, SparseMoebiusGame, SpectrumGame
+from shapiq_spex.games import (
+    AttentionHeadGame,
+    DataAttributionGame,
+    EmbeddingSimilarityGame,
+    GenerationLogProbGame,
+    SparseFourierGame,
+    SparseMoebiusGame,
+    SpectrumGame,
+    TextClassificationGame,
+)
 from shapiq_spex.spectra import SparseSpectrum
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES, to_interaction_values
+from shapiq_spex.text import TextMasker, TextPlayers
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SPEX",
+    "AttentionHeadGame",
+    "DataAttributionGame",
+    "EmbeddingSimilarityGame",
+    "GenerationLogProbGame",
+    "TextClassificationGame",
+    "TextMasker",
+    "TextPlayers",
+    "models",
     "SUPPORTED_INDICES",
     "BudgetTooSmallError",
     "DecodingWarning",

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from shapiq_spex.games.attention import AttentionHeadGame
+from shapiq_spex.games.data_attribution import DataAttributionGame
+from shapiq_spex.games.embedding import EmbeddingSimilarityGame
+from shapiq_spex.games.generation import GenerationLogProbGame
 from shapiq_spex.games.synthetic import (
     SparseFourierGame,
     SparseMoebiusGame,
     SpectrumGame,
     coalition_noise,
 )
+from shapiq_spex.games.text_classification import TextClassificationGame
 
-__all__ = ["SparseFourierGame", "SparseMoebiusGame", "SpectrumGame", "coalition_noise"]
+__all__ = [
+    "AttentionHeadGame",
+    "DataAttributionGame",
+    "EmbeddingSimilarityGame",
+    "GenerationLogProbGame",
+    "SparseFourierGame",
+    "SparseMoebiusGame",
+    "SpectrumGame",
+    "TextClassificationGame",
+    "coalition_noise",
+]
