@@ -1,0 +1,77 @@
+"""Query engine for expensive games: dedupe, batching, a persistent cache, parallel executors.
+
+Names are resolved lazily (PEP 562) so that worker processes importing
+``shapiq_spex.engine.executors`` or ``shapiq_spex.engine.ray_executor`` do not import shapiq.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shapiq_spex.engine.executors import (
+        EXECUTORS,
+        BatchEvaluationError,
+        BatchResult,
+        Executor,
+        GameFactory,
+        ProcessExecutor,
+        SerialExecutor,
+        ThreadExecutor,
+        WorkerError,
+    )
+    from shapiq_spex.engine.ray_executor import RayExecutor
+    from shapiq_spex.engine.runner import EngineStats, QueryEngine, probe_coalitions
+    from shapiq_spex.engine.store import CacheMismatchError, SQLiteStore, StoreBackend
+
+__all__ = [
+    "EXECUTORS",
+    "BatchEvaluationError",
+    "BatchResult",
+    "CacheMismatchError",
+    "EngineStats",
+    "Executor",
+    "GameFactory",
+    "ProcessExecutor",
+    "QueryEngine",
+    "RayExecutor",
+    "SQLiteStore",
+    "SerialExecutor",
+    "StoreBackend",
+    "ThreadExecutor",
+    "WorkerError",
+    "probe_coalitions",
+]
+
+_WHERE = {
+    "BatchEvaluationError": "executors",
+    "BatchResult": "executors",
+    "Executor": "executors",
+    "GameFactory": "executors",
+    "ProcessExecutor": "executors",
+    "SerialExecutor": "executors",
+    "ThreadExecutor": "executors",
+    "RayExecutor": "ray_executor",
+    "WorkerError": "executors",
+    "EXECUTORS": "executors",
+    "EngineStats": "runner",
+    "QueryEngine": "runner",
+    "probe_coalitions": "runner",
+    "CacheMismatchError": "store",
+    "SQLiteStore": "store",
+    "StoreBackend": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

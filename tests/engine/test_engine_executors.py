@@ -1,0 +1,105 @@
+"""Thread and process executors give the serial results; worker failures are reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_games import (
+    LinearGame,
+    RaisingGame,
+    broken_factory,
+    linear_values,
+    make_linear_game,
+)
+
+from shapiq_spex.engine import (
+    BatchEvaluationError,
+    GameFactory,
+    ProcessExecutor,
+    QueryEngine,
+    ThreadExecutor,
+    WorkerError,
+    probe_coalitions,
+)
+from shapiq_spex.exceptions import InvalidParameterError
+
+
+@pytest.fixture(scope="module")
+def process_engine():
+    """One 2-process engine shared by the tests (spawning workers is the slow part)."""
+    engine = QueryEngine(
+        GameFactory(make_linear_game, 12, seed=4),
+        n_players=12,
+        batch_size=16,
+        executor="processes",
+        n_workers=2,
+        progress=False,
+    )
+    yield engine
+    engine.close()
+
+
+def test_threads_equal_serial(tmp_path, coalitions):
+    serial = QueryEngine(LinearGame(12, seed=4), batch_size=16, progress=False)(coalitions)
+    game = LinearGame(12, seed=4)
+    engine = QueryEngine(
+        game, batch_size=16, executor="threads", n_workers=3, cache=tmp_path / "c.sqlite"
+    )
+    np.testing.assert_array_equal(engine(coalitions), serial)
+    with_probes = np.concatenate([coalitions, probe_coalitions(12)])
+    assert game.n_evaluated == len(np.unique(with_probes, axis=0))
+    stats = engine.stats
+    assert stats.evaluated + stats.probe_evaluated == game.n_evaluated
+    assert stats.batches == -(-stats.evaluated // 16)
+    engine.close()
+
+
+def test_processes_equal_serial(process_engine, coalitions):
+    serial = QueryEngine(LinearGame(12, seed=4), batch_size=16, progress=False)(coalitions)
+    np.testing.assert_array_equal(process_engine(coalitions), serial)
+    stats = process_engine.stats
+    assert stats.evaluated == len(np.unique(coalitions, axis=0))
+    assert stats.model_time_s > 0
+
+
+def test_all_process_workers_are_ready_after_open(process_engine):
+    process_engine(np.ones((1, 12), dtype=bool))
+    pids = {process.pid for process in process_engine._executor._pool._processes.values()}
+    assert len(pids) == 2
+
+
+def test_process_worker_that_cannot_build_the_game():
+    engine = QueryEngine(
+        GameFactory(broken_factory, 5), n_players=5, executor="processes", n_workers=1
+    )
+    with pytest.raises(WorkerError, match="could not all build the game"):
+        engine(np.eye(5, dtype=bool))
+
+
+def test_processes_reuse_workers_across_calls(process_engine):
+    rows = np.random.default_rng(99).random((100, 12)) < 0.5
+    pool = process_engine._executor._pool
+    values = process_engine(rows)
+    assert process_engine._executor._pool is pool
+    np.testing.assert_array_equal(values, linear_values(rows, LinearGame(12, seed=4).weights))
+
+
+def test_game_error_in_a_thread(coalitions):
+    engine = QueryEngine(RaisingGame(12), batch_size=16, executor="threads", progress=False)
+    with pytest.raises(BatchEvaluationError, match=r"batch \d+ of 19") as info:
+        engine(coalitions)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_executor_instances_and_their_checks():
+    with pytest.raises(InvalidParameterError, match="'n_workers'"):
+        QueryEngine(LinearGame(3), executor=ThreadExecutor(2), n_workers=2)
+    with pytest.raises(InvalidParameterError, match="'mp_context'"):
+        ProcessExecutor(2, mp_context="thread")
+    with pytest.raises(InvalidParameterError, match="'factory'"):
+        GameFactory(3)
+    shared = ThreadExecutor(2)
+    QueryEngine(LinearGame(3), executor=shared, progress=False)(np.eye(3, dtype=bool))
+    with pytest.raises(InvalidParameterError, match="one executor per QueryEngine"):
+        QueryEngine(LinearGame(3), executor=shared, progress=False)(np.eye(3, dtype=bool))
+    shared.close()
