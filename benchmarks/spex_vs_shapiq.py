@@ -146,6 +146,11 @@ def flush(rows: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument(
+        "--from-partial",
+        action="store_true",
+        help="build the tables from the rows an interrupted run left in the partial log",
+    )
     args = parser.parse_args()
     seeds = (0,) if args.quick else (0, 1)
     cells = []
@@ -164,6 +169,11 @@ def main() -> None:
         for n in (64, 256):
             cells.append(("hierarchical 15x d<=3 noise .05", n, 15, 3, 0.05, "moebius", [10000]))
     rows = []
+    if args.from_partial:
+        import json
+
+        rows = [json.loads(line) for line in PARTIAL.read_text().splitlines() if line.strip()]
+        cells = []
     for name, n, s, d, noise, basis, budgets in cells:
         for seed in seeds:
             if basis == "fourier":
@@ -184,7 +194,7 @@ def main() -> None:
                         run_shapiq=(seed == seeds[0]),  # the built-in is slow: one seed
                     )
                 )
-    if not args.quick:
+    if not args.quick and not args.from_partial:
         for seed in seeds:
             game = LightGBMGame(seed)
             for budget in (3000, 10000):

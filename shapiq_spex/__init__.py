@@ -46,6 +46,8 @@ _LAZY: dict[str, str] = {
     "InvalidGameError": "shapiq_spex.exceptions",
     "BudgetTooSmallError": "shapiq_spex.exceptions",
     "DecodingWarning": "shapiq_spex.exceptions",
+    "best_subset": "shapiq_spex.optimize",
+    "removal_curve": "shapiq_spex.optimize",
 }
 _SUBMODULES = {"metrics", "models", "games", "spectra", "codes", "engine", "text", "optimize"}
 
