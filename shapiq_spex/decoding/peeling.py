@@ -30,7 +30,7 @@ __all__ = ["PeelingResult", "peel"]
 
 _NOISE_QUANTILE = 0.99
 _RESID_QUANTILE = 0.25
-_STRICT_CUTOFF = 0.05
+_LEVELS = (0.05, 0.5)  # stages below the user's cutoff
 _ENERGY_FLOOR = 1e-22  # relative to the mean bin energy: exact zeros up to rounding
 
 
@@ -128,7 +128,7 @@ def peel(
     soft: bool = True,
     chase_depth: int | None = None,
     chase_max_flips: int | None = None,
-    singleton_cutoff: float = 0.5,
+    singleton_cutoff: float = 0.9,
     max_rounds: int = 256,
 ) -> PeelingResult:
     """Recover the frequencies in the bins ``U`` by repeated singleton detection and peeling.
@@ -162,7 +162,7 @@ def peel(
     # hypotheses (a dominant term in a bin that still holds small ones) only when no clean one is
     # left. Peeling the clean ones first keeps coefficients exact and turns multitons into
     # singletons; the noise level is learned from the clean ones only.
-    levels = sorted({min(_STRICT_CUTOFF, singleton_cutoff), singleton_cutoff})
+    levels = sorted({min(level, singleton_cutoff) for level in _LEVELS} | {singleton_cutoff})
 
     def within_noise(resid: np.ndarray) -> np.ndarray:
         if not np.isfinite(noise_var):
