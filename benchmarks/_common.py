@@ -67,7 +67,8 @@ def index_error(truth, est) -> float:
 
 def machine() -> str:
     """One line describing where the numbers were measured."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def write_results(name: str, rows: list[dict], markdown: str) -> None:
@@ -89,7 +90,7 @@ def md_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
         for key, _, fmt in columns:
             val = row.get(key)
             if val is None or (isinstance(val, float) and np.isnan(val)):
-                cells.append("–")
+                cells.append("-")
             elif fmt:
                 cells.append(format(val, fmt))
             else:

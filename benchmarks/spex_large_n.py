@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, md_table, write_results  # noqa: E402
+from _common import machine, md_table, write_results
 
-from shapiq_spex import SPEX, SparseFourierGame  # noqa: E402
-from shapiq_spex.metrics import coefficient_error, faithfulness_r2  # noqa: E402
+from shapiq_spex import SPEX, SparseFourierGame
+from shapiq_spex.metrics import coefficient_error, faithfulness_r2
 
 
 def rss_mb() -> float:
@@ -84,7 +84,8 @@ def main() -> None:
     ]
     md = (
         "# SPEX at large n\n\n"
-        f"Machine: {machine()} (shared with other jobs: wall time is inflated by the load; CPU s is "
+        f"Machine: {machine()} (shared with other jobs: wall time is inflated by the load; "
+        "CPU s is "
         "the process's own CPU time, all threads). Degree <= 3 parity-type terms, constant 0.5. "
         "Command: `python benchmarks/spex_large_n.py`\n\n" + md_table(rows, cols)
     )

@@ -23,7 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+import shapiq
+import shapiq.approximator.sparse.base as sq_sparse
+from _common import (
     TimedGame,
     holdout_masks,
     index_error,
@@ -34,11 +36,8 @@ from _common import (  # noqa: E402
     write_results,
 )
 
-import shapiq  # noqa: E402
-import shapiq.approximator.sparse.base as sq_sparse  # noqa: E402
-
-from shapiq_spex import SPEX, SparseFourierGame, SparseMoebiusGame, SparseSpectrum  # noqa: E402
-from shapiq_spex.spectra.indices import to_interaction_values  # noqa: E402
+from shapiq_spex import SPEX, SparseFourierGame, SparseMoebiusGame, SparseSpectrum
+from shapiq_spex.spectra.indices import to_interaction_values
 
 warnings.filterwarnings("ignore")
 
@@ -99,8 +98,10 @@ def run_cell(game_name, game, budget, seed, *, truth_spec=None, memory=False, ru
         timed = TimedGame(game)
         approx = make()
         if name == "shapiq":
-            np.random.seed(seed)  # shapiq's SPEX draws from the global generator
-        iv, wall, peak = run_timed(lambda: approx.approximate(budget, timed), memory=memory)
+            np.random.seed(seed)  # noqa: NPY002 - shapiq's SPEX draws from the global generator
+        iv, wall, peak = run_timed(
+            lambda a=approx, g=timed: a.approximate(budget, g), memory=memory
+        )
         if name == "ours":
             spec = approx.spectrum_
         else:
@@ -270,7 +271,8 @@ def main() -> None:
     ]
     md = (
         "# SPEX: shapiq-spex vs shapiq 1.8 built-in\n\n"
-        f"Machine: {machine()}. Ours: medians over seeds {list(seeds)}; shapiq: seed {seeds[0]} only (it is slow). Both with their default "
+        f"Machine: {machine()}. Ours: medians over seeds {list(seeds)}; shapiq: seed {seeds[0]} "
+        "only (it is slow). Both with their default "
         "(soft) decoders. 'decode s' = wall time of `approximate` minus time inside the game. "
         "R² on 1,000 held-out Bernoulli(1/2) masks against the noiseless game (the model itself "
         "for LightGBM). k-SII error vs the exact order-2 k-SII of the known spectrum. Peak MB = "

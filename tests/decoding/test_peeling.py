@@ -110,8 +110,9 @@ def test_plan_uses_largest_fitting_design_and_explains_minimum():
 
     plan = plan_design(128, 20_000, 5, 3)
     p = parity_length(128, 5)
-    assert plan.n_design == 3 * (p + 1) * 2**plan.b <= 20_000 < 3 * (p + 1) * 2 ** (plan.b + 1)
+    assert plan.n_design == 3 * (p + 1) * 2**plan.b
+    assert plan.n_design <= 20_000 < 3 * (p + 1) * 2 ** (plan.b + 1)
     small = plan_design(128, 3 * (parity_length(128, 3) + 1) * 8, 5, 3)
     assert small.t < 5 and small.b == 3
-    with pytest.raises(BudgetTooSmallError, match="needs at least|needs"):
+    with pytest.raises(BudgetTooSmallError, match="needs"):
         plan_design(128, 100, 5, 3)
