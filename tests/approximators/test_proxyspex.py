@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapiq
+
+from shapiq_spex.approximators.proxyspex import ProxySPEX
+from shapiq_spex.exceptions import BudgetTooSmallError, InvalidGameError, InvalidParameterError
+from shapiq_spex.games import SparseFourierGame, SparseMoebiusGame
+from shapiq_spex.spectra import SparseSpectrum
+from shapiq_spex.spectra.indices import SUPPORTED_INDICES, to_interaction_values
+
+
+class Counting:
+    """Wraps a game and counts evaluated coalitions."""
+
+    def __init__(self, game):
+        self.game = game
+        self.n_players = game.n_players
+        self.calls = 0
+
+    def __call__(self, X):
+        self.calls += X.shape[0]
+        return self.game(X)
+
+
+def fresh_r2(spectrum, game, n, seed=123, m=3000):
+    X = np.random.default_rng(seed).integers(0, 2, size=(m, n)).astype(bool)
+    y = game.noiseless_values(X)
+    return 1.0 - ((spectrum.evaluate(X) - y) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+
+
+@pytest.fixture(scope="module")
+def hierarchical():
+    """Noiseless hierarchical Möbius game and one ProxySPEX run on it."""
+    n = 24
+    game = SparseMoebiusGame(n, 6, 3, hierarchical=True, random_state=3)
+    approx = ProxySPEX(n, 3, "Moebius", random_state=0)
+    iv = approx.approximate(800, game)
+    return n, game, approx, iv
+
+
+def test_noiseless_hierarchical_game_is_recovered(hierarchical):
+    n, game, approx, iv = hierarchical
+    assert approx.report_.faithfulness_r2 >= 0.99
+    assert fresh_r2(approx.spectrum_, game, n) >= 0.99
+    truth = game.moebius_spectrum.to_dict()
+    for key, coef in truth.items():  # exact recovery: Möbius values match to solver accuracy
+        assert iv[key] == pytest.approx(coef, abs=1e-6)
+    assert approx.report_.queries <= 800
+    assert approx.report_.n_holdout == 80
+    d = approx.report_.details
+    assert d["n_selected"] >= 0
+    assert d["selection_validation_r2"] > 0.99
+
+
+def test_constant_and_every_first_order_term_are_present(hierarchical):
+    n, _, approx, iv = hierarchical
+    terms = approx.spectrum_.to_dict()
+    assert () in terms
+    assert all((i,) in terms for i in range(n))
+    assert () in iv.interactions
+    assert approx.report_.details["n_forced"] == n + 1
+
+
+@pytest.mark.parametrize("index", SUPPORTED_INDICES)
+def test_every_index_matches_the_known_spectrum(hierarchical, index):
+    n, game, _approx, _ = hierarchical
+    order = 1 if index in ("SV", "BV") else 2
+    iv = ProxySPEX(n, order, index, random_state=0).approximate(800, game)
+    truth = to_interaction_values(game.fourier_spectrum, index, order)
+    keys = set(truth.interactions) | set(iv.interactions)
+    err = max(abs(truth[k] - iv[k]) for k in keys)
+    assert err < 1e-6
+    assert iv.index == index
+    assert () in iv.interactions
+
+
+def test_parity_game_with_noise_gets_most_of_the_variance():
+    n = 32
+    game = SparseFourierGame(n, 20, 3, noise_std=0.05, random_state=1)
+    approx = ProxySPEX(n, 2, random_state=1)
+    approx.approximate(2000, game)
+    assert approx.report_.faithfulness_r2 > 0.8
+    assert fresh_r2(approx.spectrum_, game, n) > 0.8
+
+
+def test_budget_is_never_exceeded_and_reported():
+    game = Counting(SparseMoebiusGame(40, 5, 3, hierarchical=True, random_state=2))
+    for budget in (18, 100, 333):
+        game.calls = 0
+        approx = ProxySPEX(40, 2, random_state=0)
+        iv = approx.approximate(budget, game)
+        assert game.calls == approx.report_.queries <= budget
+        assert iv.estimation_budget == approx.report_.queries
+    # at most 2^n distinct coalitions are ever queried
+    small = Counting(SparseMoebiusGame(5, 3, 2, random_state=0))
+    approx = ProxySPEX(5, 2, random_state=0)
+    approx.approximate(1000, small)
+    assert small.calls == 32
+
+
+def test_many_players_small_budget_lets_singletons_compete():
+    n = 300
+    game = SparseMoebiusGame(n, 6, 3, hierarchical=True, random_state=11)
+    approx = ProxySPEX(n, 2, random_state=0)
+    approx.approximate(600, game)
+    assert approx.report_.details["linear_terms"] == "selected"  # 301 > 432 / 4 fitting rows
+    assert approx.report_.details["n_forced"] == 1
+    assert fresh_r2(approx.spectrum_, game, n) > 0.99
+    forced = ProxySPEX(n, 2, random_state=0, linear_terms="all")
+    forced.approximate(600, game)
+    assert forced.report_.details["n_forced"] == n + 1
+    assert all((i,) in forced.spectrum_.to_dict() for i in range(n))
+
+
+def test_holdout_can_be_switched_off():
+    game = SparseMoebiusGame(16, 4, 2, hierarchical=True, random_state=4)
+    approx = ProxySPEX(16, 2, random_state=0, holdout_fraction=0.0)
+    approx.approximate(300, game)
+    assert approx.report_.n_holdout == 0
+    assert np.isnan(approx.report_.faithfulness_r2)
+
+
+def test_reproducible_from_random_state():
+    game = SparseFourierGame(20, 10, 3, noise_std=0.1, random_state=5)
+    a = ProxySPEX(20, 2, random_state=7).approximate(400, game)
+    b = ProxySPEX(20, 2, random_state=7).approximate(400, game)
+    c = ProxySPEX(20, 2, random_state=8).approximate(400, game)
+    assert a.interaction_lookup == b.interaction_lookup
+    np.testing.assert_array_equal(a.values, b.values)
+    da, dc = a.dict_values, c.dict_values
+    assert any(abs(da.get(k, 0.0) - dc.get(k, 0.0)) > 1e-9 for k in set(da) | set(dc))
+    approx = ProxySPEX(20, 2, random_state=7)
+    first = approx.approximate(400, game)
+    second = approx.approximate(400, game)  # the same object: a fresh generator per call
+    np.testing.assert_array_equal(first.values, second.values)
+
+
+@pytest.mark.parametrize("proxy", ["xgboost", "random_forest", "gradient_boosting"])
+def test_other_proxies(proxy):
+    if proxy == "xgboost":
+        pytest.importorskip("xgboost")
+    game = SparseMoebiusGame(16, 4, 2, hierarchical=True, random_state=6)
+    approx = ProxySPEX(16, 2, random_state=0, proxy=proxy)
+    approx.approximate(400, game)
+    assert approx.report_.details["proxy"] == proxy
+    assert approx.report_.faithfulness_r2 > 0.95
+
+
+def test_pairing_top_order_and_no_order_cap():
+    game = SparseMoebiusGame(16, 4, 3, hierarchical=True, random_state=7)
+    iv = ProxySPEX(16, 2, "k-SII", top_order=True, pairing=True, random_state=0).approximate(
+        400, game
+    )
+    assert () in iv.interactions
+    assert all(len(k) in (0, 2) for k in iv.interactions)
+    approx = ProxySPEX(16, None, "Moebius", random_state=0)
+    iv = approx.approximate(400, game)
+    assert max(len(k) for k in iv.interactions) == approx.spectrum_.max_degree
+
+
+def test_shapiq_keyword_contract_and_explainer():
+    # what shapiq's explainers and benchmark runner pass
+    approx = ProxySPEX(n=8, max_order=2, index="k-SII", random_state=0)
+    assert approx.index == "k-SII"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8))
+    y = X[:, 0] * X[:, 1] + X[:, 2]
+    from sklearn.tree import DecisionTreeRegressor
+
+    model = DecisionTreeRegressor(max_depth=4, random_state=0).fit(X, y)
+    explainer = shapiq.TabularExplainer(
+        model=model.predict, data=X[:50], approximator=approx, index="k-SII", max_order=2
+    )
+    iv = explainer.explain(X[0], budget=128)
+    assert () in iv.interactions
+    assert iv.index == "k-SII"
+
+
+def test_bad_input():
+    game = SparseMoebiusGame(12, 3, 2, random_state=0)
+    approx = ProxySPEX(12, 2, random_state=0)
+    with pytest.raises(BudgetTooSmallError, match=f">= {approx.min_budget()}"):
+        approx.approximate(approx.min_budget() - 1, game)
+    with pytest.raises(InvalidParameterError, match="'budget' parameter"):
+        approx.approximate(100.0, game)
+
+    def bad(X):
+        v = np.ones(X.shape[0])
+        v[3] = np.nan
+        return v
+
+    with pytest.raises(InvalidGameError, match="non-finite"):
+        approx.approximate(100, bad)
+    with pytest.raises(InvalidGameError, match="n_players"):
+        approx.approximate(100, SparseMoebiusGame(13, 3, 2, random_state=0))
+    with pytest.raises(InvalidGameError, match="shape"):
+        approx.approximate(100, lambda X: np.ones((X.shape[0], 2)))
+    with pytest.raises(InvalidParameterError, match="'index' parameter"):
+        ProxySPEX(12, 2, "Shapley")
+    with pytest.raises(InvalidParameterError, match="'max_order' parameter"):
+        ProxySPEX(12, 13)
+    with pytest.raises(InvalidParameterError, match="'max_order' parameter"):
+        ProxySPEX(12, 0)
+    with pytest.raises(InvalidParameterError, match="'proxy' parameter"):
+        ProxySPEX(12, 2, proxy="catboost")
+    with pytest.raises(InvalidParameterError, match="'proxy' parameter"):
+        ProxySPEX(12, 2, proxy=object())
+    with pytest.raises(InvalidParameterError, match="'tuning' parameter"):
+        ProxySPEX(12, 2, tuning="slow")
+    with pytest.raises(InvalidParameterError, match="'holdout_fraction' parameter"):
+        ProxySPEX(12, 2, holdout_fraction=0.9)
+    with pytest.raises(InvalidParameterError, match="'validation_fraction' parameter"):
+        ProxySPEX(12, 2, validation_fraction=0.0)
+    with pytest.raises(InvalidParameterError, match="'max_terms' parameter"):
+        ProxySPEX(12, 2, max_terms=0)
+    with pytest.raises(InvalidParameterError, match="'linear_terms' parameter"):
+        ProxySPEX(12, 2, linear_terms="none")
+    with pytest.raises(InvalidParameterError, match="'pairing' parameter"):
+        ProxySPEX(12, 2, pairing="yes")
+    with pytest.raises(InvalidParameterError, match="'n' parameter"):
+        ProxySPEX(3, 2).approximate(100, SparseMoebiusGame(3, 2, 2, random_state=0))
+
+
+class RecordingShapiqProxySPEX(shapiq.ProxySPEX):
+    """shapiq's ProxySPEX, keeping the refined Fourier coefficients it computes."""
+
+    def _refine(self, four_dict, train_X, train_y):
+        self.refined_fourier_ = super()._refine(four_dict, train_X, train_y)
+        return self.refined_fourier_
+
+
+def test_at_least_as_faithful_as_shapiq_proxyspex():
+    n = 32
+    game = SparseMoebiusGame(n, 8, 3, hierarchical=True, noise_std=0.02, random_state=9)
+    ours = ProxySPEX(n, 2, random_state=0)
+    ours.approximate(600, game)
+    theirs = RecordingShapiqProxySPEX(n=n, max_order=2, index="k-SII", hpo=False, random_state=0)
+    theirs.approximate(600, game)
+    theirs_spectrum = SparseSpectrum.from_dict(n, theirs.refined_fourier_)
+    ours_r2 = fresh_r2(ours.spectrum_, game, n, seed=0)
+    theirs_r2 = fresh_r2(theirs_spectrum, game, n, seed=0)
+    assert ours_r2 > 0.99
+    assert ours_r2 >= theirs_r2 - 0.005

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.proxy.refine import prefix_grid, select_and_refit
+from shapiq_spex.spectra import SparseSpectrum
+from shapiq_spex.spectra._subsets import pad_supports
+
+
+def random_terms(n, s, max_degree, seed):
+    rng = np.random.default_rng(seed)
+    terms = {(): 1.0}
+    while len(terms) < s + 1:
+        d = int(rng.integers(2, max_degree + 1))
+        terms[tuple(sorted(rng.choice(n, d, replace=False).tolist()))] = float(
+            rng.choice([-1, 1]) * rng.uniform(0.5, 1.0)
+        )
+    for i in range(0, n, 3):
+        terms[(i,)] = float(rng.uniform(0.5, 1.0))
+    return terms
+
+
+def setup(n=40, s=25, m=1200, noise=0.0, seed=0, decoys=3000):
+    rng = np.random.default_rng(seed)
+    truth = SparseSpectrum.from_dict(n, random_terms(n, s, 4, seed))
+    X = rng.integers(0, 2, size=(m, n)).astype(bool)
+    y = truth.evaluate(X) + noise * rng.normal(size=m)
+    val = np.zeros(m, dtype=bool)
+    val[rng.choice(m, m // 5, replace=False)] = True
+    decoy = pad_supports(
+        [tuple(rng.choice(n, int(rng.integers(2, 5)), replace=False)) for _ in range(decoys)], 4
+    )
+    true_sup = np.pad(
+        truth.supports, ((0, 0), (0, 4 - truth.supports.shape[1])), constant_values=-1
+    )
+    cand = np.concatenate([decoy, true_sup])
+    # scores: decoys often outrank true terms (a poorly ranked candidate list)
+    score = np.concatenate([rng.uniform(0, 1, decoys), rng.uniform(0, 0.5, true_sup.shape[0])])
+    return truth, X, y, val, cand, score
+
+
+def test_prefix_grid():
+    g = prefix_grid(1000)
+    assert g[0] == 0
+    assert g[-1] == 1000
+    assert np.all(np.diff(g) > 0)
+    assert prefix_grid(0).tolist() == [0]
+    assert prefix_grid(5).tolist() == [0, 5]
+
+
+def test_recovers_exact_support_among_decoys():
+    truth, X, y, val, cand, score = setup()
+    ref = select_and_refit(X, y, cand, score, validation=val)
+    Xt = np.random.default_rng(9).integers(0, 2, size=(2000, 40)).astype(bool)
+    resid = ref.spectrum.evaluate(Xt) - truth.evaluate(Xt)
+    assert np.abs(resid).max() < 1e-8
+    assert ref.validation_r2 > 0.999999
+    assert ref.ordering == "pursuit"  # the magnitude order is misleading here
+    for key, coef in truth.to_dict().items():
+        assert ref.spectrum[key] == pytest.approx(coef, abs=1e-8)
+
+
+def test_noisy_selection_keeps_the_signal_and_stays_small():
+    truth, X, y, val, cand, score = setup(noise=0.2, seed=1)
+    ref = select_and_refit(X, y, cand, score, validation=val)
+    Xt = np.random.default_rng(9).integers(0, 2, size=(2000, 40)).astype(bool)
+    yt = truth.evaluate(Xt)
+    r2 = 1.0 - ((ref.spectrum.evaluate(Xt) - yt) ** 2).sum() / ((yt - yt.mean()) ** 2).sum()
+    assert r2 > 0.97
+    assert ref.n_selected < 300  # far fewer than the 3000 decoys
+
+
+def test_constant_and_every_singleton_are_always_kept():
+    _truth, X, y, val, cand, score = setup(n=30, s=10, seed=2, decoys=200)
+    ref = select_and_refit(X, y, cand[:5], score[:5], validation=val)
+    d = ref.spectrum.to_dict()
+    assert () in d
+    assert all((i,) in d for i in range(30))
+    assert ref.n_forced == 31
+
+
+def test_forced_extra_terms_and_max_terms():
+    _truth, X, y, val, cand, score = setup(n=30, s=10, seed=3, decoys=200)
+    forced = pad_supports([(1, 2, 3), (4, 5)])
+    ref = select_and_refit(X, y, cand, score, validation=val, forced=forced, max_terms=50)
+    assert ref.n_candidates <= 50
+    assert ref.n_forced == 33
+    d = ref.spectrum.to_dict()
+    assert (1, 2, 3) in d
+    assert (4, 5) in d
+
+
+def test_without_validation_rows_every_pooled_candidate_is_kept():
+    _truth, X, y, _, cand, score = setup(n=20, s=8, m=400, seed=4, decoys=30)
+    ref = select_and_refit(X, y, cand, score, validation=np.zeros(400, dtype=bool))
+    assert np.isnan(ref.validation_r2)
+    assert ref.n_selected == ref.n_candidates
+    assert ref.ordering == "none"
+
+
+def test_selected_linear_terms_compete_and_bad_value():
+    _truth, X, y, val, cand, score = setup(n=30, s=10, seed=5, decoys=200)
+    ref = select_and_refit(X, y, cand, score, validation=val, linear="selected")
+    assert ref.n_forced == 1
+    assert ref.validation_r2 > 0.99
+    with pytest.raises(InvalidParameterError, match="'linear' parameter"):
+        select_and_refit(X, y, cand, score, validation=val, linear="some")

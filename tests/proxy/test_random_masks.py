@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.sampling.random_masks import mask_keys, uniform_masks, unique_masks
+
+
+def assert_distinct(x):
+    assert len(unique_masks(x)) == x.shape[0]
+
+
+@pytest.mark.parametrize(("n", "m"), [(3, 8), (10, 700), (21, 5000), (70, 3000), (300, 2000)])
+@pytest.mark.parametrize("pairing", [False, True])
+def test_distinct_with_extremes_first(n, m, pairing):
+    x = uniform_masks(np.random.default_rng(0), n, m, pairing=pairing)
+    assert x.shape == (m, n)
+    assert x.dtype == bool
+    assert_distinct(x)
+    assert not x[0].any()
+    assert x[1].all()
+    if pairing:
+        body = x[2 : 2 + 2 * ((m - 2) // 2)].reshape(-1, 2, n)
+        assert np.array_equal(body[:, 0], ~body[:, 1])
+
+
+def test_uniform_marginals_and_sizes():
+    x = uniform_masks(np.random.default_rng(1), 64, 20000)[2:]
+    assert abs(x.mean() - 0.5) < 0.01
+    assert np.abs(x.mean(axis=0) - 0.5).max() < 0.03
+    # coalition sizes follow Binomial(64, 1/2): mean 32, variance 16
+    sizes = x.sum(axis=1)
+    assert abs(sizes.mean() - 32) < 0.2
+    assert abs(sizes.var() - 16) < 1.0
+
+
+def test_small_n_exhausts_every_coalition():
+    x = uniform_masks(np.random.default_rng(2), 4, 16)
+    assert_distinct(x)
+    codes = np.sort(x @ (1 << np.arange(4)))
+    assert np.array_equal(codes, np.arange(16))
+
+
+def test_exclude_is_respected():
+    rng = np.random.default_rng(3)
+    for n in (9, 40):
+        train = uniform_masks(rng, n, 300)
+        hold = uniform_masks(rng, n, 200, include_extremes=False, exclude=train)
+        assert not np.isin(mask_keys(hold), mask_keys(train)).any()
+        assert_distinct(np.concatenate([train, hold]))
+
+
+def test_exclude_fills_the_rest_exactly():
+    rng = np.random.default_rng(4)
+    train = uniform_masks(rng, 8, 200)
+    rest = uniform_masks(rng, 8, 56, include_extremes=False, exclude=train)
+    assert_distinct(np.concatenate([train, rest]))
+    with pytest.raises(InvalidParameterError, match="Lower m to at most 56"):
+        uniform_masks(rng, 8, 57, include_extremes=False, exclude=train)
+
+
+def test_reproducible_and_seed_dependent():
+    a = uniform_masks(np.random.default_rng(5), 50, 500, pairing=True)
+    b = uniform_masks(np.random.default_rng(5), 50, 500, pairing=True)
+    c = uniform_masks(np.random.default_rng(6), 50, 500, pairing=True)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_odd_count_with_pairing_and_tiny_m():
+    x = uniform_masks(np.random.default_rng(7), 12, 7, pairing=True)
+    assert x.shape == (7, 12)
+    assert_distinct(x)
+    assert uniform_masks(np.random.default_rng(7), 12, 1).shape == (1, 12)
+    assert uniform_masks(np.random.default_rng(7), 12, 0).shape == (0, 12)
+
+
+def test_bad_arguments():
+    rng = np.random.default_rng(8)
+    with pytest.raises(InvalidParameterError, match="'m' parameter"):
+        uniform_masks(rng, 3, 9)
+    with pytest.raises(InvalidParameterError, match="'n' parameter"):
+        uniform_masks(rng, 0, 2)
+    with pytest.raises(InvalidParameterError, match="'m' parameter"):
+        uniform_masks(rng, 5, -1)
+    with pytest.raises(InvalidParameterError, match="'exclude' parameter"):
+        uniform_masks(rng, 5, 3, exclude=np.zeros((2, 4), dtype=bool))
+    with pytest.raises(InvalidParameterError, match="include_extremes=False"):
+        uniform_masks(rng, 5, 3, exclude=np.zeros((1, 5), dtype=bool))
+
+
+def test_mask_keys_identify_rows():
+    x = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 0]], dtype=bool)
+    k = mask_keys(x)
+    assert k[0] == k[1] != k[2]
+    wide = np.zeros((2, 100), dtype=bool)
+    wide[1, 99] = True
+    kw = mask_keys(wide)
+    assert kw[0] != kw[1]
+    assert np.array_equal(unique_masks(np.concatenate([wide, wide])), [0, 1])
