@@ -49,7 +49,19 @@ _LAZY: dict[str, str] = {
     "best_subset": "shapiq_spex.optimize",
     "removal_curve": "shapiq_spex.optimize",
 }
-_SUBMODULES = {"metrics", "models", "games", "spectra", "codes", "engine", "text", "optimize"}
+_SUBMODULES = {
+    "metrics",
+    "models",
+    "games",
+    "spectra",
+    "codes",
+    "engine",
+    "text",
+    "optimize",
+    "plot",
+    "proxy",
+    "sampling",
+}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
