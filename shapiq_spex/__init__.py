@@ -59,11 +59,20 @@ _SUBMODULES = {
     "text",
     "optimize",
     "plot",
+    "integration",
     "proxy",
     "sampling",
 }
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
+
+# Route shapiq's explainer strings "spex"/"proxyspex" to ours and add "hybridspex" as soon as
+# shapiq's explainer configuration is imported (now, or later through an import hook), without
+# importing shapiq here. Opt out with SHAPIQ_SPEX_NO_REGISTER=1; undo with
+# shapiq_spex.integration.unregister().
+from shapiq_spex.integration import install_import_hook as _install_import_hook  # noqa: E402
+
+_install_import_hook()
 
 
 def __getattr__(name: str) -> Any:
