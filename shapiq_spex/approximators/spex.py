@@ -251,7 +251,7 @@ class SPEX(SparseApproximator):
         b = MIN_LOG2_BINS if self.log2_bins is None else self.log2_bins
         return self.n_groups * (parity_length(self.n, t) + 1) * (1 << b)
 
-    def approximate(self, budget: int, game, *args, **kwargs) -> InteractionValues:  # noqa: ARG002
+    def approximate(self, budget: int, game, *args, **kwargs) -> InteractionValues:
         """Estimate the interactions of ``game`` with at most ``budget`` evaluations.
 
         Args:

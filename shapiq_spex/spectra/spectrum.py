@@ -191,7 +191,7 @@ class SparseSpectrum:
 
     # ------------------------------------------------------------------ basis changes
     def to_moebius(self, max_order: int | None = None) -> SparseSpectrum:
-        """Möbius form ``a(S) = (-2)^|S| sum_{K ⊇ S} F[K]``, optionally only ``|S| <= max_order``."""
+        """Möbius form ``a(S) = (-2)^|S| sum_{K ⊇ S} F[K]``, optionally for ``|S| <= max_order``."""
         if self.basis == "moebius":
             return self if max_order is None else self.truncate(max_order)
         w = self.max_degree

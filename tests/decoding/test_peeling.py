@@ -113,6 +113,7 @@ def test_plan_uses_largest_fitting_design_and_explains_minimum():
     assert plan.n_design == 3 * (p + 1) * 2**plan.b
     assert plan.n_design <= 20_000 < 3 * (p + 1) * 2 ** (plan.b + 1)
     small = plan_design(128, 3 * (parity_length(128, 3) + 1) * 8, 5, 3)
-    assert small.t < 5 and small.b == 3
+    assert small.t < 5
+    assert small.b == 3
     with pytest.raises(BudgetTooSmallError, match="needs"):
         plan_design(128, 100, 5, 3)
