@@ -63,8 +63,7 @@ def _signatures(design: QueryDesign, supports: np.ndarray) -> np.ndarray:
 
 def _hash_in_group(design: QueryDesign, supports: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Bin ``M_cᵀ k`` of each frequency in its own group ``c = groups[i]``."""
-    weights = 1 << np.arange(design.b, dtype=np.int64)
-    row_ints = design.hashes.astype(np.int64) @ weights  # (C, n)
+    row_ints = design.row_ints
     valid = supports >= 0
     gathered = np.where(valid, row_ints[groups[:, None], np.where(valid, supports, 0)], 0)
     return (

@@ -136,10 +136,14 @@ class QueryDesign:
         out = hashed[:, None, :, :] ^ delays[None, :, None, :]
         return out.reshape(-1, self.code.n)
 
+    @property
+    def row_ints(self) -> np.ndarray:
+        """``(C, n)``: row ``i`` of ``M_c`` read as an integer (bit ``q`` = column ``q``)."""
+        return self.hashes.astype(np.int64) @ (1 << np.arange(self.b, dtype=np.int64))
+
     def bin_index(self, supports: np.ndarray) -> np.ndarray:
         """Bin of each frequency in each group: ``(C, s)`` ints ``j = M_cᵀ k`` (bits LSB first)."""
-        weights = 1 << np.arange(self.b, dtype=np.int64)
-        row_ints = self.hashes.astype(np.int64) @ weights  # (C, n): integer of each row of M_c
+        row_ints = self.row_ints
         valid = supports >= 0
         gathered = np.where(valid[None], row_ints[:, np.where(valid, supports, 0)], 0)
         return (

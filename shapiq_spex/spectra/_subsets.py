@@ -13,7 +13,7 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["canonicalize", "degrees", "distribute", "pad_supports"]
+__all__ = ["canonicalize", "degrees", "distribute", "incidence", "pad_supports"]
 
 PAD = -1
 
@@ -21,6 +21,15 @@ PAD = -1
 def degrees(supports: np.ndarray) -> np.ndarray:
     """Number of players in each interaction, shape ``(s,)``."""
     return (supports >= 0).sum(axis=1)
+
+
+def incidence(supports: np.ndarray, n: int):
+    """Sparse ``(s, n)`` float32 0/1 matrix with a one for each player of each term."""
+    import scipy.sparse as sp
+
+    r, c = np.nonzero(supports >= 0)
+    data = np.ones(r.size, dtype=np.float32)
+    return sp.csr_array((data, (r, supports[r, c])), shape=(supports.shape[0], n))
 
 
 def pad_supports(rows: list[tuple[int, ...]] | list[list[int]], width: int | None = None):

@@ -12,20 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from shapiq_spex.spectra._subsets import PAD, degrees
+from shapiq_spex.spectra._subsets import PAD, degrees, incidence
 from shapiq_spex.spectra.spectrum import Basis
 
 __all__ = ["RefitResult", "design_matrix", "gram", "refit"]
 
 _CHUNK_ENTRIES = 1 << 22
-
-
-def _incidence(supports: np.ndarray, n: int) -> sp.csr_array:
-    r, c = np.nonzero(supports >= 0)
-    data = np.ones(r.size, dtype=np.float32)
-    return sp.csr_array((data, (r, supports[r, c])), shape=(supports.shape[0], n))
 
 
 def design_matrix(masks: np.ndarray, supports: np.ndarray, basis: Basis = "fourier"):
@@ -40,7 +33,7 @@ def design_matrix(masks: np.ndarray, supports: np.ndarray, basis: Basis = "fouri
         ``(m, s)`` float64 array.
     """
     masks = np.asarray(masks, dtype=bool)
-    inc = _incidence(np.asarray(supports, dtype=np.int64), masks.shape[1])
+    inc = incidence(np.asarray(supports, dtype=np.int64), masks.shape[1])
     counts = np.rint((inc @ masks.T.astype(np.float32)).T).astype(np.int64)  # (m, s)
     if basis == "fourier":
         return 1.0 - 2.0 * (counts & 1)

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
 
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.spectra._subsets import PAD, canonicalize, degrees, distribute, pad_supports
+from shapiq_spex.spectra._subsets import (
+    PAD,
+    canonicalize,
+    degrees,
+    distribute,
+    incidence,
+    pad_supports,
+)
 
 __all__ = ["Basis", "SparseSpectrum", "check_coalitions"]
 
@@ -154,11 +160,6 @@ class SparseSpectrum:
         return float(self.coefs[hit[0]]) if hit.size else 0.0
 
     # ------------------------------------------------------------------ evaluation
-    def _incidence(self) -> sp.csr_array:
-        r, c = np.nonzero(self.supports >= 0)
-        data = np.ones(r.size, dtype=np.float32)
-        return sp.csr_array((data, (r, self.supports[r, c])), shape=(len(self), self.n))
-
     def evaluate(self, coalitions) -> np.ndarray:
         """Value of the set function on each coalition.
 
@@ -173,7 +174,7 @@ class SparseSpectrum:
         out = np.zeros(m, dtype=np.float64)
         if len(self) == 0:
             return out
-        inc = self._incidence()
+        inc = incidence(self.supports, self.n)
         deg = self.degrees
         chunk = max(1, _EVAL_CHUNK_ENTRIES // max(len(self), 1))
         for start in range(0, m, chunk):  # bounded memory, vectorized inside
