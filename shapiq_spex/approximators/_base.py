@@ -24,7 +24,13 @@ from shapiq_spex.exceptions import InvalidGameError, InvalidParameterError
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES, check_index, to_interaction_values
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
-__all__ = ["ApproximationReport", "GameCaller", "SparseApproximator", "check_budget"]
+__all__ = [
+    "ApproximationReport",
+    "GameCaller",
+    "SparseApproximator",
+    "check_budget",
+    "holdout_r2",
+]
 
 
 @dataclass
@@ -75,6 +81,21 @@ def check_budget(budget: Any, minimum: int, *, what: str) -> int:
         )
         raise BudgetTooSmallError(msg)
     return int(budget)
+
+
+def holdout_r2(spectrum: SparseSpectrum, masks: np.ndarray, values: np.ndarray) -> float:
+    """R² of ``spectrum`` on held-out coalitions (NaN with fewer than 2 or constant values).
+
+    Args:
+        spectrum: the surrogate.
+        masks: ``(h, n)`` boolean held-out coalitions.
+        values: ``(h,)`` their game values.
+    """
+    if masks.shape[0] < 2:
+        return float("nan")
+    resid = values - spectrum.evaluate(masks)
+    tss = float(((values - values.mean()) ** 2).sum())
+    return 1.0 - float(resid @ resid) / tss if tss > 0 else float("nan")
 
 
 class GameCaller:

@@ -38,17 +38,17 @@ from shapiq_spex.approximators._base import (
     GameCaller,
     SparseApproximator,
     check_budget,
+    holdout_r2,
 )
 from shapiq_spex.approximators.proxyspex import (
-    LINEAR_TERMS,
     MIN_TRAIN,
     _check_fraction,
     _check_positive_int,
-    holdout_r2,
+    _set_proxy_options,
     resolve_linear_terms,
 )
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidParameterError
-from shapiq_spex.proxy.models import TUNINGS, check_proxy, fit_proxy
+from shapiq_spex.proxy.models import fit_proxy
 from shapiq_spex.proxy.refine import _pad, _row_keys, select_and_refit
 from shapiq_spex.proxy.tree_fourier import ensemble_arrays, merge_ensembles, tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
@@ -210,27 +210,16 @@ class HybridSPEX(SparseApproximator):
         self.spex_fraction = _check_fraction(
             spex_fraction, "spex_fraction", 0.0, 0.95, open_low=True
         )
-        check_proxy(proxy)
-        self.proxy = proxy
-        if tuning not in TUNINGS:
-            msg = f"The 'tuning' parameter must be one of {list(TUNINGS)}. Got {tuning!r}."
-            raise InvalidParameterError(msg)
-        self.tuning = tuning
-        self.holdout_fraction = _check_fraction(
-            holdout_fraction, "holdout_fraction", 0.0, 0.5, open_low=False
+        _set_proxy_options(
+            self,
+            proxy=proxy,
+            tuning=tuning,
+            holdout_fraction=holdout_fraction,
+            validation_fraction=validation_fraction,
+            max_terms=max_terms,
+            linear_terms=linear_terms,
+            n_jobs=n_jobs,
         )
-        self.validation_fraction = _check_fraction(
-            validation_fraction, "validation_fraction", 0.0, 0.5, open_low=True
-        )
-        self.max_terms = _check_positive_int(max_terms, "max_terms", allow_none=True)
-        if linear_terms not in LINEAR_TERMS:
-            msg = (
-                f"The 'linear_terms' parameter must be one of {list(LINEAR_TERMS)}. "
-                f"Got {linear_terms!r}."
-            )
-            raise InvalidParameterError(msg)
-        self.linear_terms = linear_terms
-        self.n_jobs = _check_positive_int(n_jobs, "n_jobs")
         self.degree_cap = _check_positive_int(degree_cap, "degree_cap")
         self.n_groups = _check_positive_int(n_groups, "n_groups")
         if decoder not in ("soft", "hard"):

@@ -27,13 +27,13 @@ from shapiq_spex.approximators._base import (
     GameCaller,
     SparseApproximator,
     check_budget,
+    holdout_r2,
 )
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.proxy.models import TUNINGS, check_proxy, fit_proxy
 from shapiq_spex.proxy.refine import select_and_refit
 from shapiq_spex.proxy.tree_fourier import ensemble_arrays, merge_ensembles, tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
-from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = ["LINEAR_TERMS", "ProxySPEX", "holdout_r2", "resolve_linear_terms", "validation_split"]
 
@@ -76,21 +76,6 @@ def _check_positive_int(value, name: str, *, allow_none: bool = False) -> int | 
     return int(value)
 
 
-def holdout_r2(spectrum: SparseSpectrum, masks: np.ndarray, values: np.ndarray) -> float:
-    """R² of ``spectrum`` on held-out coalitions (NaN with fewer than 2 or constant values).
-
-    Args:
-        spectrum: the surrogate.
-        masks: ``(h, n)`` boolean held-out coalitions.
-        values: ``(h,)`` their game values.
-    """
-    if masks.shape[0] < 2:
-        return float("nan")
-    resid = values - spectrum.evaluate(masks)
-    tss = float(((values - values.mean()) ** 2).sum())
-    return 1.0 - float(resid @ resid) / tss if tss > 0 else float("nan")
-
-
 def validation_split(
     rng: np.random.Generator, m: int, fraction: float, *, protect: int = 2
 ) -> np.ndarray:
@@ -103,6 +88,41 @@ def validation_split(
     if size > 0:
         val[protect + rng.choice(m - protect, size=size, replace=False)] = True
     return val
+
+
+def _set_proxy_options(
+    approx,
+    *,
+    proxy,
+    tuning,
+    holdout_fraction,
+    validation_fraction,
+    max_terms,
+    linear_terms,
+    n_jobs,
+) -> None:
+    """Validate the proxy options ProxySPEX and HybridSPEX share and store them on ``approx``."""
+    check_proxy(proxy)
+    approx.proxy = proxy
+    if tuning not in TUNINGS:
+        msg = f"The 'tuning' parameter must be one of {list(TUNINGS)}. Got {tuning!r}."
+        raise InvalidParameterError(msg)
+    approx.tuning = tuning
+    approx.holdout_fraction = _check_fraction(
+        holdout_fraction, "holdout_fraction", 0.0, 0.5, open_low=False
+    )
+    approx.validation_fraction = _check_fraction(
+        validation_fraction, "validation_fraction", 0.0, 0.5, open_low=True
+    )
+    approx.max_terms = _check_positive_int(max_terms, "max_terms", allow_none=True)
+    if linear_terms not in LINEAR_TERMS:
+        msg = (
+            f"The 'linear_terms' parameter must be one of {list(LINEAR_TERMS)}. "
+            f"Got {linear_terms!r}."
+        )
+        raise InvalidParameterError(msg)
+    approx.linear_terms = linear_terms
+    approx.n_jobs = _check_positive_int(n_jobs, "n_jobs")
 
 
 class ProxySPEX(SparseApproximator):
@@ -180,31 +200,20 @@ class ProxySPEX(SparseApproximator):
         n_jobs: int = 1,
     ) -> None:
         super().__init__(n, max_order, index, top_order=top_order, random_state=random_state)
-        check_proxy(proxy)
-        self.proxy = proxy
-        if tuning not in TUNINGS:
-            msg = f"The 'tuning' parameter must be one of {list(TUNINGS)}. Got {tuning!r}."
-            raise InvalidParameterError(msg)
-        self.tuning = tuning
         if not isinstance(pairing, bool):
             msg = f"The 'pairing' parameter must be a bool. Got {pairing!r}."
             raise InvalidParameterError(msg)
         self.pairing = pairing
-        self.holdout_fraction = _check_fraction(
-            holdout_fraction, "holdout_fraction", 0.0, 0.5, open_low=False
+        _set_proxy_options(
+            self,
+            proxy=proxy,
+            tuning=tuning,
+            holdout_fraction=holdout_fraction,
+            validation_fraction=validation_fraction,
+            max_terms=max_terms,
+            linear_terms=linear_terms,
+            n_jobs=n_jobs,
         )
-        self.validation_fraction = _check_fraction(
-            validation_fraction, "validation_fraction", 0.0, 0.5, open_low=True
-        )
-        self.max_terms = _check_positive_int(max_terms, "max_terms", allow_none=True)
-        if linear_terms not in LINEAR_TERMS:
-            msg = (
-                f"The 'linear_terms' parameter must be one of {list(LINEAR_TERMS)}. "
-                f"Got {linear_terms!r}."
-            )
-            raise InvalidParameterError(msg)
-        self.linear_terms = linear_terms
-        self.n_jobs = _check_positive_int(n_jobs, "n_jobs")
 
     def min_budget(self) -> int:
         """Smallest budget accepted: ``MIN_TRAIN`` training coalitions plus the held-out share."""

@@ -14,6 +14,7 @@ from shapiq_spex.approximators._base import (
     GameCaller,
     SparseApproximator,
     check_budget,
+    holdout_r2,
 )
 from shapiq_spex.codes import BCHCode
 from shapiq_spex.decoding import bin_measurements, peel
@@ -152,15 +153,6 @@ def fit_spex(
         empty_value=float(values[0]),
         details=details,
     )
-
-
-def holdout_r2(spectrum: SparseSpectrum, masks: np.ndarray, values: np.ndarray) -> float:
-    """R² of ``spectrum`` on held-out coalitions (NaN when there are fewer than two)."""
-    if masks.shape[0] < 2:
-        return float("nan")
-    resid = values - spectrum.evaluate(masks)
-    tss = float(((values - values.mean()) ** 2).sum())
-    return 1.0 - float(resid @ resid) / tss if tss > 0 else float("nan")
 
 
 class SPEX(SparseApproximator):
