@@ -346,7 +346,7 @@ def test_instances_work_without_registering(clean, tabular):
         model, background, approximator=approx, index="k-SII", max_order=2
     )
     assert explainer.approximator is approx
-    # 3000 queries: every one of the 56 terms is found and the k-SII is exact
+    # 3000 queries pay for all 2^10 coalitions: the exact path, so the k-SII is exact
     assert_close(explainer.explain(x, budget=3000, random_state=0), exact, 1e-9)
 
 

@@ -220,6 +220,37 @@ class SparseApproximator(Approximator):
         """A fresh generator for one ``approximate`` call: identical seeds, identical runs."""
         return as_generator(self._random_state)
 
+    def _exact_if_affordable(
+        self, budget: Any, game: Any, start: float
+    ) -> InteractionValues | None:
+        """Exact values when ``budget`` pays for all ``2**n`` coalitions, else ``None``.
+
+        Sampling, decoding or fitting a proxy on every coalition can only be less accurate than
+        the exact Möbius transform of the full table, so every approximator takes this path
+        first. ``report_.details["exact"]`` says it was taken.
+        """
+        budget = check_budget(budget, 1, what=self.method_name)
+        if self.n > 30 or budget < 2**self.n:
+            return None
+        from shapiq_spex.spectra.exact import all_coalitions, exact_moebius_spectrum
+
+        caller = GameCaller(game, self.n, 2**self.n)
+        masks = all_coalitions(self.n)
+        values = caller(masks)
+        spectrum = exact_moebius_spectrum(values, self.n)
+        report = ApproximationReport(
+            method=self.method_name,
+            budget=budget,
+            queries=caller.queries,
+            game_time_s=caller.time_s,
+            faithfulness_r2=1.0,  # an exact transform of every coalition's value
+            random_state=self._random_state,
+            details={"exact": True},
+        )
+        iv = self._result(spectrum, report, float(values[0]))
+        report.total_time_s = time.perf_counter() - start
+        return iv
+
     def _result(
         self, spectrum: SparseSpectrum, report: ApproximationReport, baseline: float | None
     ) -> InteractionValues:

@@ -271,6 +271,9 @@ class HybridSPEX(SparseApproximator):
             InvalidGameError: wrong ``n_players``, wrongly shaped or non-finite game values.
         """
         start = time.perf_counter()
+        exact = self._exact_if_affordable(budget, game, start)
+        if exact is not None:
+            return exact
         minimum = MIN_TRAIN if self.spex_stage is not None else self.min_budget()
         budget = check_budget(budget, minimum, what="HybridSPEX (SPEX's smallest design + random)")
         caller = GameCaller(game, self.n, budget)

@@ -253,6 +253,9 @@ class ProxySPEX(SparseApproximator):
             InvalidGameError: wrong ``n_players``, wrongly shaped or non-finite game values.
         """
         start = time.perf_counter()
+        exact = self._exact_if_affordable(budget, game, start)
+        if exact is not None:
+            return exact
         budget = check_budget(budget, self.min_budget(), what="ProxySPEX")
         caller = GameCaller(game, self.n, budget)
         n_train, n_hold = self._plan(budget)

@@ -261,6 +261,9 @@ class SPEX(SparseApproximator):
             InvalidGameError: wrong ``n_players``, wrongly shaped or non-finite game values.
         """
         start = time.perf_counter()
+        exact = self._exact_if_affordable(budget, game, start)
+        if exact is not None:
+            return exact
         budget = check_budget(budget, 1, what="SPEX")
         caller = GameCaller(game, self.n, budget)
         fit = fit_spex(

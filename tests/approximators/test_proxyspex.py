@@ -220,7 +220,7 @@ def test_bad_input():
     with pytest.raises(InvalidParameterError, match="'pairing' parameter"):
         ProxySPEX(12, 2, pairing="yes")
     with pytest.raises(InvalidParameterError, match="'n' parameter"):
-        ProxySPEX(3, 2).approximate(100, SparseMoebiusGame(3, 2, 2, random_state=0))
+        ProxySPEX(4, 2)._plan(15)  # 16 coalitions, fewer than the training set needs
 
 
 class RecordingShapiqProxySPEX(shapiq.ProxySPEX):

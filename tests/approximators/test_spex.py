@@ -42,7 +42,7 @@ class CountingGame:
 
 @pytest.mark.parametrize("index", SUPPORTED_INDICES)
 def test_every_index_exact_on_noiseless_game(index):
-    n = 10
+    n = 12
     game = CountingGame(n, random_terms(n, 12, 3, seed=1))
     order = 1 if index in ("SV", "BV") else 3
     approx = SPEX(n, order, index, random_state=0)
@@ -179,12 +179,12 @@ def test_budget_too_small_names_minimum():
 )
 def test_bad_game_values(values, match):
     with pytest.raises(InvalidGameError, match=match):
-        SPEX(8, 2, "k-SII", random_state=0).approximate(3000, values)
+        SPEX(12, 2, "k-SII", random_state=0).approximate(3000, values)
 
 
 def test_n_mismatch():
     with pytest.raises(InvalidGameError, match="n_players"):
-        SPEX(8, 2, "k-SII").approximate(3000, CountingGame(9, {(): 1.0}))
+        SPEX(12, 2, "k-SII").approximate(3000, CountingGame(13, {(): 1.0}))
 
 
 @pytest.mark.parametrize(
