@@ -216,9 +216,19 @@ class GenerationLogProbGame(Game):
             raise InvalidParameterError(msg)
 
         self._logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        limit = max_sequence_length(self.model)
+        # checked before generating: past the model's positions generate() fails inside torch
+        if limit is not None and answer is None and self.players.n_tokens + max_new_tokens > limit:
+            room = limit - self.players.n_tokens
+            fix = f"lower max_new_tokens to <= {room}" if room > 0 else "shorten the context"
+            msg = (
+                f"The prompt has {self.players.n_tokens} tokens; with max_new_tokens="
+                f"{max_new_tokens} the answer could run past the {limit} positions of the model: "
+                f"{fix} (this game does not truncate)."
+            )
+            raise InvalidParameterError(msg)
         self.answer_ids = self._resolve_answer(answer, max_new_tokens)
         self.answer = self.tokenizer.decode(self.answer_ids.tolist())
-        limit = max_sequence_length(self.model)
         total = self.players.n_tokens + self.answer_ids.size
         if limit is not None and total > limit:
             msg = (

@@ -159,6 +159,20 @@ def test_errors(tiny_lm):
         GenerationLogProbGame(CONTEXT, "minilm-sentiment")
 
 
+def test_prompts_past_the_models_positions_are_refused_before_generating(tiny_lm):
+    model, tok, _ = tiny_lm  # 128 positions
+    words = " ".join(["film"] * 110)
+    n_tokens = len(tok(words)["input_ids"])
+    with pytest.raises(InvalidParameterError, match=f"max_new_tokens to <= {128 - n_tokens}"):
+        GenerationLogProbGame(words, model, tok, players="word", max_new_tokens=40)
+    game = GenerationLogProbGame(words, model, tok, players="word", max_new_tokens=128 - n_tokens)
+    assert game.players.n_tokens + game.answer_ids.size <= 128
+    with pytest.raises(InvalidParameterError, match="shorten the context"):
+        GenerationLogProbGame(" ".join(["film"] * 140), model, tok, players="word")
+    with pytest.raises(InvalidParameterError, match="more than the 128 positions"):
+        GenerationLogProbGame(words, model, tok, players="word", answer=" film" * 40)
+
+
 def test_empty_prompt_is_refused(tmp_path):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
