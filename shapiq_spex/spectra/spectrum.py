@@ -234,6 +234,58 @@ class SparseSpectrum:
             sel = np.union1d(sel, const)
         return SparseSpectrum(self.n, self.supports[sel], self.coefs[sel], self.basis)
 
+    def condition(self, *, present=(), absent=()) -> SparseSpectrum:
+        """The same function on the other players, with some players fixed kept or removed.
+
+        ``g(y) = f(x)`` where ``x`` keeps the players in ``present``, removes those in ``absent``
+        and takes the remaining players, in ascending order, from ``y``. Used to choose among a
+        subset of the players (e.g. only the words that have a synonym) with everything else left
+        as it is. Fourier: a fixed-present player flips its terms' sign, a fixed-absent one
+        drops out; Möbius: a fixed-absent player zeroes its terms, a fixed-present one drops out.
+        Terms that become equal are summed.
+
+        Args:
+            present: players fixed as kept.
+            absent: players fixed as removed.
+
+        Returns:
+            A spectrum in the same basis on ``n - len(present) - len(absent)`` players.
+
+        Raises:
+            InvalidParameterError: players out of range, listed twice, or none left.
+        """
+        fixed = []
+        for name, players in (("present", present), ("absent", absent)):
+            arr = np.asarray(list(players), dtype=np.int64).reshape(-1)
+            if np.any((arr < 0) | (arr >= self.n)) or np.unique(arr).size != arr.size:
+                msg = f"The '{name}' parameter must list distinct players in [0, {self.n})."
+                raise InvalidParameterError(msg)
+            fixed.append(arr)
+        pres, absn = fixed
+        if np.intersect1d(pres, absn).size or pres.size + absn.size >= self.n:
+            msg = (
+                "The 'present' and 'absent' parameters must be disjoint and leave at least one "
+                f"player free (n = {self.n})."
+            )
+            raise InvalidParameterError(msg)
+        new_index = np.full(self.n + 1, PAD, dtype=np.int64)  # slot n stands for the padding
+        free = np.setdiff1d(np.arange(self.n), np.concatenate([pres, absn]))
+        new_index[free] = np.arange(free.size)
+        sup = self.supports
+        slot = np.where(sup >= 0, sup, self.n)
+        coefs = self.coefs.copy()
+        if self.basis == "moebius":
+            coefs[np.isin(sup, absn).any(axis=1)] = 0.0
+        else:
+            coefs *= np.where(np.isin(sup, pres).sum(axis=1) % 2 == 1, -1.0, 1.0)
+        mapped = new_index[slot]
+        # the map is increasing, so sorting with the padding pushed last keeps rows canonical
+        big = np.iinfo(np.int64).max
+        mapped = np.sort(np.where(mapped >= 0, mapped, big), axis=1)
+        mapped[mapped == big] = PAD
+        supports, coefs = canonicalize(mapped, coefs)
+        return SparseSpectrum(int(free.size), supports, coefs, self.basis)
+
     def __add__(self, other: SparseSpectrum) -> SparseSpectrum:
         if not isinstance(other, SparseSpectrum):
             return NotImplemented

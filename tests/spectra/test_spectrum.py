@@ -181,3 +181,36 @@ def test_unsorted_rows_are_merged_and_repeats_rejected():
     assert spec.to_dict() == {(1, 2): 3.0, (0,): 0.5}
     with pytest.raises(InvalidParameterError, match="twice"):
         S(3, np.array([[1, 1]]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("basis", ["fourier", "moebius"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_condition_equals_the_function_with_players_fixed(basis, seed):
+    rng = np.random.default_rng(seed)
+    n = 7
+    terms = {(): 0.5}
+    for _ in range(12):
+        key = tuple(sorted(rng.choice(n, int(rng.integers(1, 4)), replace=False).tolist()))
+        terms[key] = float(rng.normal())
+    f = SparseSpectrum.from_dict(n, terms, basis)
+    present, absent = [1, 4], [6]
+    g = f.condition(present=present, absent=absent)
+    free = [0, 2, 3, 5]
+    assert g.n == len(free)
+    assert g.basis == basis
+    y = np.array(list(itertools.product([False, True], repeat=len(free))))
+    x = np.zeros((y.shape[0], n), dtype=bool)
+    x[:, free] = y
+    x[:, present] = True
+    np.testing.assert_allclose(g.evaluate(y), f.evaluate(x), atol=1e-12)
+    assert len(g) <= len(f)
+
+
+def test_condition_bad_input():
+    f = SparseSpectrum.from_dict(3, {(0, 1): 1.0})
+    with pytest.raises(InvalidParameterError, match="'present'"):
+        f.condition(present=[3])
+    with pytest.raises(InvalidParameterError, match="disjoint"):
+        f.condition(present=[0], absent=[0])
+    with pytest.raises(InvalidParameterError, match="at least one"):
+        f.condition(present=[0, 1], absent=[2])
