@@ -5,6 +5,9 @@
 * :func:`support_precision_recall`: precision and recall of the recovered support.
 * :func:`index_errors` / :func:`precision_at_k`: accuracy of interaction indices (shapiq
   ``InteractionValues``) against exact values.
+* :func:`removal_curve` / :func:`removal_curve_marginal`: the papers' ``Rem(r)`` for sets chosen
+  from an interaction surrogate (exact MILP) or by a first-order attribution; they live in
+  :mod:`shapiq_spex.optimize` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ from shapiq import InteractionValues
 
 from shapiq_spex._random import as_generator
 from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.optimize.removal import RemovalCurve, removal_curve, removal_curve_marginal
 from shapiq_spex.spectra import SparseSpectrum, check_coalitions
 from shapiq_spex.spectra._subsets import PAD
 
 __all__ = [
+    "RemovalCurve",
     "coefficient_error",
     "faithfulness_r2",
     "holdout_masks",
     "index_errors",
     "precision_at_k",
     "r2_score",
+    "removal_curve",
+    "removal_curve_marginal",
     "support_precision_recall",
     "surrogate_function",
 ]
