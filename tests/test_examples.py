@@ -29,6 +29,7 @@ def run_in_process(name: str, capsys, monkeypatch) -> str:
 def test_every_example_has_a_test():
     tested = {"tabular_lightgbm", "sentiment_text", "llm_answer_attribution"}
     tested |= {"attention_heads", "data_attribution"}
+    tested |= {"case_riddle", "case_digits", "case_attention_heads"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -76,7 +77,58 @@ def test_attention_heads(capsys, monkeypatch):
     pytest.importorskip("transformers")
     out = run_in_process("attention_heads", capsys, monkeypatch)
     assert "8 heads (2 layers x 4)" in out
-    assert "SPEX: 300 ablations" in out
+    assert "SPEX: 256 ablations" in out  # 300 >= 2^8: every coalition once, exact values
+
+
+@pytest.mark.llm
+def test_case_riddle(capsys, monkeypatch):
+    pytest.importorskip("transformers")
+    out = run_in_process("case_riddle", capsys, monkeypatch)
+    rows = [line.split("'")[0].split() for line in out.splitlines() if line.startswith("  r=")]
+    methods = ("interactions:", "Banzhaf:", "Shapley:")
+    expected = [[f"r={r}", m, a] for a in ("remove", "replace") for r in (1, 2) for m in methods]
+    assert rows == expected
+
+
+@pytest.mark.llm
+def test_case_riddle_replaces_only_the_chosen_words():
+    pytest.importorskip("transformers")
+    from shapiq_spex import GenerationLogProbGame
+
+    module = runpy.run_path(str(EXAMPLES / "case_riddle.py"), run_name="case_riddle")
+    prompt = module["PROMPTS"][0][0]
+    model, tokenizer = module["tiny_model"]([prompt])
+    game = GenerationLogProbGame(
+        prompt,
+        model,
+        tokenizer,
+        players="word",
+        prompt_template="{context} Answer :",
+        max_new_tokens=2,
+    )
+    names = game.players.names
+    mary, dot = names.index("Mary"), names.index(".")
+    text, swaps = module["replace_words"](game, (dot, mary))
+    assert swaps == ["Mary→Sarah", ".→(kept)"]
+    assert text == prompt.replace("Mary", "Sarah", 1)
+    last = len(names) - 1 - names[::-1].index("Mary")  # the second "Mary" only
+    text, _ = module["replace_words"](game, (last,))
+    assert text == "Sarah".join(prompt.rsplit("Mary", 1))
+
+
+@pytest.mark.llm
+def test_case_attention_heads(capsys, monkeypatch):
+    pytest.importorskip("transformers")
+    out = run_in_process("case_attention_heads", capsys, monkeypatch)
+    assert "8 heads (2 layers x 4)" in out
+    assert "ProxySPEX: 160 queries" in out
+    assert "KernelSHAP: 160 queries" in out
+
+
+def test_case_digits(capsys, monkeypatch):
+    out = run_in_process("case_digits", capsys, monkeypatch)
+    assert "ProxySPEX 120 retrainings" in out
+    assert "predicted groups confirmed by retraining:" in out
 
 
 def test_data_attribution(capsys, monkeypatch):

@@ -8,7 +8,8 @@ head_dim)`` input by the coalition's 0/1 head mask. Hooks exist only while the g
 
 ``v(S)`` is a task metric averaged over a small batch of inputs: the log-probability,
 probability, logit or logit margin of each input's label (class label for a classifier; next
-token after the input for a causal LM), or for causal LMs the mean token log-likelihood of the
+token after the input for a causal LM), the accuracy (the fraction of inputs whose label is the
+argmax class or argmax next token), or for causal LMs the mean token log-likelihood of the
 inputs (``"sequence_log_prob"``). Many coalitions run in one forward pass: the input batch is
 repeated once per coalition and each row gets its coalition's head mask.
 """
@@ -44,8 +45,8 @@ from shapiq_spex.text.masking import pack_tokens
 
 __all__ = ["ATTENTION_OUTPUT_SUFFIXES", "AttentionHeadGame", "find_attention_outputs"]
 
-Metric = Literal["log_prob", "prob", "logit", "logit_margin", "sequence_log_prob"]
-_METRICS = (*OUTPUTS, "sequence_log_prob")
+Metric = Literal["log_prob", "prob", "logit", "logit_margin", "accuracy", "sequence_log_prob"]
+_METRICS = (*OUTPUTS, "accuracy", "sequence_log_prob")
 
 #: Module-name endings of the attention output projections, tried in this order.
 ATTENTION_OUTPUT_SUFFIXES = (
@@ -167,8 +168,11 @@ class AttentionHeadGame(Game):
                 token ids or single-token strings (the next token) for a causal LM. ``None``: the
                 unmodified model's prediction for each input.
             metric: ``"log_prob"`` (default), ``"prob"``, ``"logit"``, ``"logit_margin"`` of the
-                label, or ``"sequence_log_prob"`` (causal LM: mean log-likelihood of the inputs'
-                tokens; labels must be ``None``).
+                label, ``"accuracy"`` (fraction of inputs whose label is the argmax class or
+                next token; a tie goes to the lowest id, as ``torch.argmax`` breaks it; with
+                ``labels=None`` it is the agreement with the unmodified model), or
+                ``"sequence_log_prob"`` (causal LM: mean log-likelihood of the inputs' tokens;
+                labels must be ``None``).
             heads: the ``(layer, head)`` players; default every head of every layer.
             task: how to load a Hugging Face name; default read from its config.
             attention_output_modules: module names of the attention output projections (one per
@@ -372,7 +376,10 @@ class AttentionHeadGame(Game):
         else:
             scores_in = logits[:, -1, :] if self.is_causal_lm else logits
             target = torch.as_tensor(np.tile(self.labels, k), device=logits.device)
-            scores = score_logits(scores_in, target, self.metric)
+            if self.metric == "accuracy":
+                scores = (scores_in.argmax(dim=-1) == target).double().cpu().numpy()
+            else:
+                scores = score_logits(scores_in, target, self.metric)
         return scores.reshape(k, m).mean(axis=1)
 
     def value_function(self, coalitions) -> np.ndarray:

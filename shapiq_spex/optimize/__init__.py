@@ -32,6 +32,12 @@ scores all single-player additions of every beam state at once with one sparse p
 Möbius incidence matrix (``O(nnz · beam_width)`` time and ``O(s · beam_width + beam_width² · n)``
 memory per step). Greedy is beam search of width 1.
 
+Acting on the choice: :func:`pruning_experiment` removes each chooser's ``r`` players (heads,
+training examples, words) next to a seeded random baseline and evaluates a (held-out) game in one
+batched call; :mod:`~shapiq_spex.optimize.heads` profiles attention layers and picks heads to
+prune; :mod:`~shapiq_spex.optimize.data` finds synergistic and redundant groups of training
+examples, verifies them on the game, and chooses sets that keep a prediction (``min_change``).
+
 Removal curves (the ``Rem(r)`` metric of the SPEX and ProxySPEX papers):
 ``Rem(r) = |f(all) − f(all minus R_r)| / |f(all)|``, with ``R_r`` picked from the interaction
 surrogate (:func:`removal_curve`) or by a first-order attribution (:func:`marginal_choice`,
@@ -42,6 +48,19 @@ papers' code (which optimised the surrogate value of the kept set ``R`` alone an
 
 from __future__ import annotations
 
+from shapiq_spex.optimize.data import (
+    DataReport,
+    GroupCheck,
+    InteractionGroup,
+    data_report,
+    interaction_chooser,
+    interaction_groups,
+    least_change_subset,
+    marginal_chooser,
+    verify_groups,
+)
+from shapiq_spex.optimize.heads import LayerProfile, heads_to_prune, layer_profile
+from shapiq_spex.optimize.pruning import PruningResult, pruning_experiment
 from shapiq_spex.optimize.removal import (
     RemovalCurve,
     marginal_choice,
@@ -58,10 +77,24 @@ from shapiq_spex.optimize.subset import (
 __all__ = [
     "AUTO_MILP_MAX_DENSITY",
     "AUTO_MILP_MAX_TERMS",
+    "DataReport",
+    "GroupCheck",
+    "InteractionGroup",
+    "LayerProfile",
+    "PruningResult",
     "RemovalCurve",
     "SubsetResult",
     "best_subset",
+    "data_report",
+    "heads_to_prune",
+    "interaction_chooser",
+    "interaction_groups",
+    "layer_profile",
+    "least_change_subset",
     "marginal_choice",
+    "marginal_chooser",
+    "pruning_experiment",
     "removal_curve",
     "removal_curve_marginal",
+    "verify_groups",
 ]

@@ -141,6 +141,48 @@ def test_sequence_log_prob_and_string_labels(tiny):
         AttentionHeadGame(model, tok, INPUTS, labels=1, metric="sequence_log_prob")
 
 
+def accuracy(model, tok, labels: list[int]) -> float:
+    """Fraction of INPUTS whose label is the argmax class / next token (the specification)."""
+    hits = []
+    with torch.inference_mode():
+        for text, label in zip(INPUTS, labels, strict=True):
+            logits = model(input_ids=torch.tensor([tok(text)["input_ids"]])).logits[0]
+            z = logits[-1] if logits.ndim == 2 else logits
+            hits.append(int(z.argmax()) == label)
+    return float(np.mean(hits))
+
+
+def boosted(model):
+    """A copy whose heads decide the argmax: a tiny random model's argmax ignores ablations."""
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        for _, module in find_attention_outputs(clone):
+            module.weight.mul_(30)
+        for name, param in clone.named_parameters():
+            if name.startswith(("classifier", "bert.pooler")) and param.ndim == 2:
+                param.mul_(50)
+    return clone
+
+
+def test_accuracy_metric_equals_direct_argmax(tiny):
+    model = boosted(tiny[0])
+    tok = tiny[1]
+    _, preds = scores(model, tok)
+    n_classes = model.config.num_labels if model.config.model_type == "bert" else len(tok)
+    labels = [preds[0], (preds[1] + 1) % n_classes, preds[2]]  # one input is wrong: 2/3
+    game = AttentionHeadGame(model, tok, INPUTS, labels=labels, metric="accuracy")
+    assert game.original_model_output == pytest.approx(2 / 3, abs=1e-12)
+    x = np.random.default_rng(2).random((8, game.n_players)) < 0.5
+    x[0] = True
+    x[1] = False
+    values = game(x)
+    for row in range(x.shape[0]):
+        removed = [tuple(h) for h in game.heads[~x[row]].tolist()]
+        expected = accuracy(ablate(model, removed, game.n_heads), tok, labels)
+        assert values[row] == pytest.approx(expected, abs=1e-12)
+    assert len(set(values.tolist())) >= 2  # ablations do flip predictions here
+
+
 def test_minilm_sentiment_heads():
     from shapiq_spex.models import load_sentiment_model
 
@@ -166,7 +208,7 @@ def test_errors(tiny):
     with pytest.raises(InvalidParameterError, match="one label per input"):
         AttentionHeadGame(model, tok, INPUTS, labels=[0, 1])
     with pytest.raises(InvalidParameterError, match="'metric'"):
-        AttentionHeadGame(model, tok, INPUTS, metric="accuracy")
+        AttentionHeadGame(model, tok, INPUTS, metric="f1")
     with pytest.raises(InvalidParameterError, match="'inputs'"):
         AttentionHeadGame(model, tok, [])
     with pytest.raises(InvalidParameterError, match="positions of the model"):
