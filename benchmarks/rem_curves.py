@@ -27,7 +27,8 @@ both marginal choices are the top-``r`` players by value in the direction that m
 The table reports per ``r`` the mean and median over items and how many items the interaction
 choice matched or beat each marginal choice on.
 
-Usage: ``python benchmarks/rem_curves.py [--task sentiment|answer|both] [--quick]``; writes
+Usage: ``python benchmarks/rem_curves.py [--task sentiment|answer|both] [--quick]
+[--task answer --answer-budget B]``; writes
 ``benchmarks/results/rem_curves.md`` and ``.jsonl`` (each finished item is appended to
 ``rem_curves.partial.jsonl`` first, so ``--rebuild`` can write the table after an interrupted
 run). Torch and BLAS run on one thread (see ``text_sentiment.py`` for why).
@@ -300,18 +301,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     parser.add_argument("--rebuild", action="store_true", help="table from the partial jsonl")
+    parser.add_argument(
+        "--answer-budget",
+        type=int,
+        default=None,
+        help="queries per method for the answer task (results go to rem_curves_answer<B>.*)",
+    )
     args = parser.parse_args(argv)
     out = args.out or (Path("/tmp") if args.quick else RESULTS)
     out.mkdir(parents=True, exist_ok=True)
     name = "rem_curves_quick" if args.quick else "rem_curves"
+    if args.answer_budget is not None:
+        if args.task != "answer":
+            parser.error("--answer-budget needs --task answer")
+        name += f"_answer{args.answer_budget}"
     partial = out / f"{name}.partial.jsonl"
     cfgs = {
         "sentiment": QUICK_SENTIMENT if args.quick else SENTIMENT,
         "answer": QUICK_ANSWER if args.quick else ANSWER,
     }
+    if args.answer_budget is not None:
+        cfgs["answer"] = {**cfgs["answer"], "budget": args.answer_budget}
     command = "python benchmarks/rem_curves.py" + (" --quick" if args.quick else "")
     if args.task != "both":
         command += f" --task {args.task}"
+    if args.answer_budget is not None:
+        command += f" --answer-budget {args.answer_budget}"
     start = time.perf_counter()
     if not args.rebuild:
         import torch
@@ -336,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
             run_sentiment(cfgs["sentiment"], args.seed, emit)
         if args.task in ("answer", "both"):
             run_answer(cfgs["answer"], PROMPTS[:1] if args.quick else PROMPTS, emit)
-    rows = [json.loads(line) for line in partial.read_text().splitlines() if line]
+    source = partial if partial.exists() else out / f"{name}.jsonl"  # partials are not committed
+    rows = [json.loads(line) for line in source.read_text().splitlines() if line]
     wall = time.perf_counter() - start
     if args.rebuild:
         command += " (table rebuilt from the partial rows)"
