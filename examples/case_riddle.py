@@ -82,6 +82,8 @@ SYNONYMS = {
 }
 METHODS = ("interactions", "Banzhaf", "Shapley")
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+#: A hand-written reading of the committed run, copied into the results file when present.
+READING = RESULTS / "case_riddle.reading.md"
 
 
 def tiny_model(texts):
@@ -314,6 +316,8 @@ def markdown(results: list[dict], command: str, wall_s: float, budget: int) -> s
             )
         lines.append("")
     lines += summary_lines(results)
+    if READING.exists():
+        lines += ["## Reading", "", READING.read_text().strip(), ""]
     return "\n".join(lines) + "\n"
 
 
