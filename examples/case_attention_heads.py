@@ -34,6 +34,8 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+#: A hand-written reading of the committed run, copied into the results file when present.
+READING = RESULTS / "case_attention_heads.reading.md"
 NAME = "case_attention_heads"
 FULL = {"n_explain": 8, "n_eval": 128, "budget": 1500, "n_random": 10}
 FAST = {"n_explain": 4, "n_eval": 8, "budget": 160, "n_random": 4}
@@ -396,7 +398,10 @@ def main(argv: list[str] | None = None) -> None:
             "facts": summary,
         }
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{NAME}.md").write_text(markdown_report(cfg, out), encoding="utf-8")
+        report = markdown_report(cfg, out)
+        if READING.exists():
+            report += "\n## Reading\n\n" + READING.read_text(encoding="utf-8").strip() + "\n"
+        (RESULTS / f"{NAME}.md").write_text(report, encoding="utf-8")
         with (RESULTS / f"{NAME}.jsonl").open("w", encoding="utf-8") as fh:
             fh.write(json.dumps({"config": cfg}) + "\n")
             for i, layer in enumerate(profile.layers.tolist()):
