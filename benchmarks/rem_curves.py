@@ -79,39 +79,16 @@ PROMPTS = (
 )
 
 
-class Recorder(TimedGame):
-    """A timed game that also keeps every queried coalition and value."""
-
-    def __init__(self, game) -> None:
-        super().__init__(game)
-        self.masks: list[np.ndarray] = []
-        self.values: list[np.ndarray] = []
-
-    def __call__(self, coalitions):
-        out = super().__call__(coalitions)
-        self.masks.append(np.asarray(coalitions, dtype=bool))
-        self.values.append(np.asarray(out, dtype=np.float64))
-        return out
-
-
-def banzhaf_from(rec: Recorder) -> np.ndarray:
-    """Least-squares first-order fit with intercept on the recorded uniform coalitions."""
-    masks = np.concatenate(rec.masks).astype(np.float64)
-    values = np.concatenate(rec.values)
-    design = np.column_stack([np.ones(masks.shape[0]), masks])
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
-    return coef[1:]
-
-
 def compare(game, budget: int) -> list[dict]:
     """The three removal curves for one game, every method at ``budget`` queries."""
     from shapiq.approximator import KernelSHAP
 
-    from shapiq_spex import ProxySPEX
+    from shapiq_spex import ProxySPEX, RecordingGame
+    from shapiq_spex.metrics import banzhaf_regression
     from shapiq_spex.optimize import removal_curve, removal_curve_marginal
 
     n = game.n_players
-    rec = Recorder(game)
+    rec = RecordingGame(game)
     approx = ProxySPEX(n, 2, "k-SII", random_state=0)
     start = time.perf_counter()
     approx.approximate(budget, rec)
@@ -119,7 +96,9 @@ def compare(game, budget: int) -> list[dict]:
     t0 = time.perf_counter()
     curves = {"interactions": removal_curve(approx.spectrum_, game, RS, time_limit=30.0)}
     choose_s = time.perf_counter() - t0
-    curves["Banzhaf"] = removal_curve_marginal(banzhaf_from(rec), game, RS)
+    curves["Banzhaf"] = removal_curve_marginal(
+        banzhaf_regression(rec.masks, rec.values)[1], game, RS
+    )
     timed = TimedGame(game)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

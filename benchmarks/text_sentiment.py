@@ -50,6 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS, TimedGame, holdout_masks, machine, md_table, r2
 
+from shapiq_spex.games import RecordingGame
+from shapiq_spex.metrics import banzhaf_regression
+
 BUCKETS = ((8, 15), (16, 31), (32, 63), (64, 127))
 FULL = {"buckets": 4, "per_bucket": 3, "budgets": (600, 800, 1000, 1000), "holdout": 300}
 QUICK = {"buckets": 2, "per_bucket": 1, "budgets": (400, 600), "holdout": 100}
@@ -78,21 +81,6 @@ def pick_reviews(df, lo: int, hi: int, k: int, seed: int):
     return pool.sample(n=k, random_state=seed)
 
 
-class Recorder(TimedGame):
-    """A timed game that also keeps every queried coalition and value."""
-
-    def __init__(self, game) -> None:
-        super().__init__(game)
-        self.masks: list[np.ndarray] = []
-        self.values: list[np.ndarray] = []
-
-    def __call__(self, coalitions):
-        out = super().__call__(coalitions)
-        self.masks.append(np.asarray(coalitions, dtype=bool))
-        self.values.append(np.asarray(out, dtype=np.float64))
-        return out
-
-
 def removal(kind: str, surrogate, game, opt) -> list[float] | None:
     """``Rem(r)`` for ``r`` in :data:`RS` (``None`` without ``shapiq_spex.optimize``)."""
     if opt is None:
@@ -105,7 +93,7 @@ def removal(kind: str, surrogate, game, opt) -> list[float] | None:
 
 
 def run_ours(cls, n, budget, game, hold, y_hold, opt, **kw):
-    rec = Recorder(game)
+    rec = RecordingGame(game)
     approx = cls(n, 2, "k-SII", random_state=0, **kw)
     start = time.perf_counter()
     approx.approximate(budget, rec)
@@ -130,14 +118,12 @@ def run_ours(cls, n, budget, game, hold, y_hold, opt, **kw):
     return row, rec
 
 
-def run_linear(rec: Recorder, hold, y_hold, game, opt, source_wall_model_s: float):
-    masks = np.concatenate(rec.masks)
-    values = np.concatenate(rec.values)
+def run_linear(rec: RecordingGame, hold, y_hold, game, opt, source_wall_model_s: float):
+    masks = rec.masks
     start = time.perf_counter()
-    design = np.column_stack([np.ones(masks.shape[0]), masks.astype(np.float64)])
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+    intercept, phi = banzhaf_regression(masks, rec.values)
     fit_s = time.perf_counter() - start
-    pred = coef[0] + hold.astype(np.float64) @ coef[1:]
+    pred = intercept + hold.astype(np.float64) @ phi
     row = {
         "queries": int(masks.shape[0]),
         "r2": r2(y_hold, pred),
@@ -147,7 +133,7 @@ def run_linear(rec: Recorder, hold, y_hold, game, opt, source_wall_model_s: floa
         "wall_s": source_wall_model_s + fit_s,
         "terms": int(masks.shape[1] + 1),
         "max_degree": 1,
-        "rem": removal("marginal", coef[1:], game, opt),
+        "rem": removal("marginal", phi, game, opt),
     }
     return row
 

@@ -82,25 +82,6 @@ def load_sentences(n_explain: int, n_eval: int, seed: int):
     return pick(explain), pick(held_out), len(unseen)
 
 
-class Recorder:
-    """The explained game, keeping every coalition and value it is asked for."""
-
-    def __init__(self, game) -> None:
-        self.game = game
-        self.n_players = game.n_players
-        self.masks: list[np.ndarray] = []
-        self.values: list[np.ndarray] = []
-        self.time_s = 0.0
-
-    def __call__(self, coalitions):
-        start = time.perf_counter()
-        out = np.asarray(self.game(coalitions), dtype=np.float64)
-        self.time_s += time.perf_counter() - start
-        self.masks.append(np.array(coalitions, dtype=bool))
-        self.values.append(out)
-        return out
-
-
 class HeldOut:
     """Held-out accuracy and log-probability of the true labels from one forward per coalition.
 
@@ -145,8 +126,10 @@ class HeldOut:
 # ---------------------------------------------------------------------------------- methods
 def banzhaf_least_squares(masks: np.ndarray, values: np.ndarray, rng) -> tuple[np.ndarray, float]:
     """Banzhaf values as the least-squares additive fit on uniform coalitions, and its CV R²."""
+    from shapiq_spex.metrics import banzhaf_regression
+
+    _, phi = banzhaf_regression(masks, values)
     design = np.column_stack([np.ones(len(masks)), masks.astype(np.float64)])
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
     folds = np.array_split(rng.permutation(len(masks)), 5)
     resid = np.empty(len(masks))
     for fold in folds:
@@ -154,7 +137,7 @@ def banzhaf_least_squares(masks: np.ndarray, values: np.ndarray, rng) -> tuple[n
         fit, *_ = np.linalg.lstsq(design[train], values[train], rcond=None)
         resid[fold] = values[fold] - design[fold] @ fit
     cv_r2 = 1.0 - float(resid @ resid) / float(((values - values.mean()) ** 2).sum())
-    return coef[1:], cv_r2
+    return phi, cv_r2
 
 
 def markdown_report(cfg: dict, out: dict) -> str:
@@ -265,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from shapiq.approximator import KernelSHAP
 
-    from shapiq_spex import AttentionHeadGame, ProxySPEX
+    from shapiq_spex import AttentionHeadGame, ProxySPEX, RecordingGame
     from shapiq_spex.optimize.heads import heads_to_prune, layer_profile
     from shapiq_spex.optimize.pruning import pruning_experiment
     from shapiq_spex.spectra.indices import to_interaction_values
@@ -300,17 +283,17 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     # ---- the same number of queries for the interaction and the marginal methods
-    rec = Recorder(game)
+    rec = RecordingGame(game)
     proxy = ProxySPEX(n, max_order=2, index="FBII", random_state=0)
     proxy.approximate(cfg["budget"], rec)
     spectrum = proxy.spectrum_
-    masks, values = np.concatenate(rec.masks), np.concatenate(rec.values)
+    masks, values = rec.masks, rec.values
     banzhaf, banzhaf_cv_r2 = banzhaf_least_squares(masks, values, np.random.default_rng(0))
-    shap_game = Recorder(game)
+    shap_game = RecordingGame(game)
     shapley = KernelSHAP(n=n, random_state=0).approximate(cfg["budget"], shap_game)
     surrogate_bv = to_interaction_values(spectrum, "BV", 1)
     explain_s = rec.time_s + shap_game.time_s
-    kernel_queries = int(sum(len(m) for m in shap_game.masks))
+    kernel_queries = shap_game.queries
     print(
         f"ProxySPEX: {proxy.report_.queries} queries, {len(spectrum)} terms, held-out R2 "
         f"{proxy.report_.faithfulness_r2:.3f}; Banzhaf LS on the same queries: 5-fold CV R2 "

@@ -45,36 +45,6 @@ OBJECTIVES = {
 METHODS = ("interactions", "Banzhaf", "Shapley")
 
 
-class Recorder:
-    """Wraps a game and keeps every coalition and value it was asked for."""
-
-    def __init__(self, game) -> None:
-        self.game = game
-        self.n_players = game.n_players
-        self.masks: list[np.ndarray] = []
-        self.values: list[np.ndarray] = []
-
-    def __call__(self, coalitions: np.ndarray) -> np.ndarray:
-        values = np.asarray(self.game(coalitions), dtype=np.float64)
-        self.masks.append(np.asarray(coalitions, dtype=bool).copy())
-        self.values.append(values.copy())
-        return values
-
-    @property
-    def queries(self) -> int:
-        return int(sum(m.shape[0] for m in self.masks))
-
-    def data(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self.masks), np.concatenate(self.values)
-
-
-def banzhaf_least_squares(masks: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarray]:
-    """Intercept and slopes of ``v ≈ c + Σ β_i x_i``: on uniform coalitions ``β`` ≈ Banzhaf."""
-    design = np.column_stack([np.ones(masks.shape[0]), masks.astype(np.float64)])
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
-    return float(coef[0]), coef[1:]
-
-
 def r2(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(1.0 - np.sum((truth - pred) ** 2) / np.sum((truth - truth.mean()) ** 2))
 
@@ -115,7 +85,8 @@ def run_digit(test_index: int, args) -> dict:
     """Everything for one test image; returns a dict of tables and numbers."""
     import shapiq
 
-    from shapiq_spex import DataAttributionGame, ProxySPEX
+    from shapiq_spex import DataAttributionGame, ProxySPEX, RecordingGame
+    from shapiq_spex.metrics import banzhaf_regression
     from shapiq_spex.optimize import data as dh
     from shapiq_spex.optimize.pruning import pruning_experiment
 
@@ -124,14 +95,14 @@ def run_digit(test_index: int, args) -> dict:
         n_train=args.n_train, test_index=test_index, random_state=0
     )
     n = game.n_players
-    rec = Recorder(game)
+    rec = RecordingGame(game)
     proxy = ProxySPEX(n, max_order=2, index="FBII", random_state=0)
     proxy.approximate(args.budget, rec)
     spectrum = proxy.spectrum_
-    masks, values = rec.data()
-    banzhaf = banzhaf_least_squares(masks, values)
+    masks, values = rec.masks, rec.values
+    banzhaf = banzhaf_regression(masks, values)
 
-    shap_rec = Recorder(game)
+    shap_rec = RecordingGame(game)
     sv = shapiq.KernelSHAP(n, random_state=0).approximate(args.budget, shap_rec)
     shapley = np.array([sv[(i,)] for i in range(n)], dtype=np.float64)
     queries = {"ProxySPEX": rec.queries, "Banzhaf": rec.queries, "KernelSHAP": shap_rec.queries}

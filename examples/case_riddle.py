@@ -113,38 +113,19 @@ def replace_words(game, players: tuple[int, ...]) -> tuple[str, list[str]]:
     return context, swaps[::-1]
 
 
-class Recorder:
-    """Keeps every coalition and value a method queried (for the Banzhaf fit on the same data)."""
-
-    def __init__(self, game) -> None:
-        self.game = game
-        self.n_players = game.n_players
-        self.masks: list = []
-        self.values: list = []
-
-    def __call__(self, coalitions):
-        import numpy as np
-
-        out = self.game(coalitions)
-        self.masks.append(np.asarray(coalitions, dtype=bool))
-        self.values.append(np.asarray(out, dtype=np.float64))
-        return out
-
-
 def attributions(game, budget: int):
     """ProxySPEX surrogate, Banzhaf (same queries) and Shapley (KernelSHAP, same budget)."""
     import numpy as np
     from shapiq.approximator import KernelSHAP
 
-    from shapiq_spex import ProxySPEX
+    from shapiq_spex import ProxySPEX, RecordingGame
+    from shapiq_spex.metrics import banzhaf_regression
 
     n = game.n_players
-    rec = Recorder(game)
+    rec = RecordingGame(game)
     approx = ProxySPEX(n, 2, "k-SII", random_state=0)
     approx.approximate(budget, rec)
-    masks = np.concatenate(rec.masks).astype(np.float64)
-    design = np.column_stack([np.ones(masks.shape[0]), masks])
-    banzhaf = np.linalg.lstsq(design, np.concatenate(rec.values), rcond=None)[0][1:]
+    _, banzhaf = banzhaf_regression(rec.masks, rec.values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         iv = KernelSHAP(n=n, random_state=0).approximate(budget, game)

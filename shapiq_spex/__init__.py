@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "EmbeddingSimilarityGame": "shapiq_spex.games.embedding",
     "AttentionHeadGame": "shapiq_spex.games.attention",
     "DataAttributionGame": "shapiq_spex.games.data_attribution",
+    "RecordingGame": "shapiq_spex.games.recording",
     "TextPlayers": "shapiq_spex.text.players",
     "TextMasker": "shapiq_spex.text.masking",
     "QueryEngine": "shapiq_spex.engine.runner",

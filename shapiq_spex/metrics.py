@@ -5,6 +5,8 @@
 * :func:`support_precision_recall`: precision and recall of the recovered support.
 * :func:`index_errors` / :func:`precision_at_k`: accuracy of interaction indices (shapiq
   ``InteractionValues``) against exact values.
+* :func:`banzhaf_regression`: first-order values by least squares on queried coalitions (Banzhaf
+  values when the coalitions are uniform random), the marginal baseline at equal queries.
 * :func:`removal_curve` / :func:`removal_curve_marginal`: the papers' ``Rem(r)`` for sets chosen
   from an interaction surrogate (exact MILP) or by a first-order attribution; they live in
   :mod:`shapiq_spex.optimize` and are re-exported here.
@@ -27,6 +29,7 @@ from shapiq_spex.spectra._subsets import PAD
 
 __all__ = [
     "RemovalCurve",
+    "banzhaf_regression",
     "coefficient_error",
     "faithfulness_r2",
     "holdout_masks",
@@ -412,3 +415,43 @@ def _check_count(value, name: str, low: int) -> int:
         msg = f"The '{name}' parameter must be an int >= {low}. Got {value!r}."
         raise InvalidParameterError(msg)
     return int(value)
+
+
+# ---------------------------------------------------------------------------------- baselines
+def banzhaf_regression(masks, values) -> tuple[float, np.ndarray]:
+    """First-order values by least squares (with intercept) on queried coalitions.
+
+    With i.i.d. uniform random coalitions the slope of player ``i`` estimates its Banzhaf value
+    (the best additive approximation under the uniform distribution), so this is the marginal
+    method that costs no extra queries next to ProxySPEX: fit it on the coalitions ProxySPEX
+    queried (:class:`~shapiq_spex.games.RecordingGame`).
+
+    Args:
+        masks: ``(m, n)`` boolean coalitions.
+        values: ``(m,)`` finite game values.
+
+    Returns:
+        ``(intercept, slopes)``: a float and ``(n,)`` float64, one slope per player.
+
+    Raises:
+        InvalidParameterError: wrong shapes, non-finite values, or fewer than ``n + 1``
+            coalitions (the fit would be underdetermined).
+    """
+    x = check_coalitions(masks, np.asarray(masks).shape[-1], name="masks")
+    y = np.asarray(values, dtype=np.float64)
+    m, n = x.shape
+    if y.shape != (m,):
+        msg = f"The 'values' parameter must have shape ({m},) like 'masks'. Got {y.shape}."
+        raise InvalidParameterError(msg)
+    if not np.all(np.isfinite(y)):
+        msg = "The 'values' parameter holds NaN or inf; pass finite game values."
+        raise InvalidParameterError(msg)
+    if m < n + 1:
+        msg = (
+            f"The 'masks' parameter has {m} coalitions, fewer than the {n + 1} a fit with an "
+            "intercept and one slope per player needs; query more coalitions."
+        )
+        raise InvalidParameterError(msg)
+    design = np.column_stack([np.ones(m), x.astype(np.float64)])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(coef[0]), coef[1:]

@@ -264,3 +264,32 @@ def test_index_metrics_on_game_indices():
     n1, n2 = len(exact.get_n_order(1).dict_values), len(exact.get_n_order(2).dict_values)
     assert errs["mean_abs"] == pytest.approx((0.01 * n1 + 0.02 * n2) / (n1 + n2), abs=1e-12)
     assert precision_at_k(exact, exact, 5) == 1.0
+
+
+def test_banzhaf_regression_on_all_coalitions_is_the_banzhaf_value():
+    import itertools
+
+    from shapiq_spex.games import SparseMoebiusGame
+    from shapiq_spex.metrics import banzhaf_regression
+    from shapiq_spex.spectra.indices import to_interaction_values
+
+    n = 6
+    game = SparseMoebiusGame(n, 8, 3, random_state=3)
+    x = np.array(list(itertools.product([False, True], repeat=n)))
+    intercept, phi = banzhaf_regression(x, game(x))
+    bv = to_interaction_values(game.moebius_spectrum, "BV", 1)
+    np.testing.assert_allclose(phi, [bv[(i,)] for i in range(n)], atol=1e-10)
+    # the intercept of the best additive fit is the mean value minus half the slopes
+    assert intercept == pytest.approx(game(x).mean() - phi.sum() / 2, abs=1e-10)
+
+
+def test_banzhaf_regression_bad_input():
+    from shapiq_spex.metrics import banzhaf_regression
+
+    x = np.random.default_rng(0).random((10, 4)) < 0.5
+    with pytest.raises(InvalidParameterError, match="'values'"):
+        banzhaf_regression(x, np.zeros(9))
+    with pytest.raises(InvalidParameterError, match="NaN"):
+        banzhaf_regression(x, np.full(10, np.nan))
+    with pytest.raises(InvalidParameterError, match="fewer than the 5"):
+        banzhaf_regression(x[:4], np.zeros(4))

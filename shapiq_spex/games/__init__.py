@@ -6,6 +6,7 @@ from shapiq_spex.games.attention import AttentionHeadGame
 from shapiq_spex.games.data_attribution import DataAttributionGame
 from shapiq_spex.games.embedding import EmbeddingSimilarityGame
 from shapiq_spex.games.generation import GenerationLogProbGame
+from shapiq_spex.games.recording import RecordingGame
 from shapiq_spex.games.synthetic import (
     SparseFourierGame,
     SparseMoebiusGame,
@@ -19,6 +20,7 @@ __all__ = [
     "DataAttributionGame",
     "EmbeddingSimilarityGame",
     "GenerationLogProbGame",
+    "RecordingGame",
     "SparseFourierGame",
     "SparseMoebiusGame",
     "SpectrumGame",
