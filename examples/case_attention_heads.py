@@ -35,7 +35,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 #: A hand-written reading of the committed run, copied into the results file when present.
-READING = RESULTS / "case_attention_heads.reading.md"
 NAME = "case_attention_heads"
 FULL = {"n_explain": 8, "n_eval": 128, "budget": 1500, "n_random": 10}
 FAST = {"n_explain": 4, "n_eval": 8, "budget": 160, "n_random": 4}
@@ -233,6 +232,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-random", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (full mode)")
     parser.add_argument("--write-results", action="store_true", help="write benchmarks/results")
+    parser.add_argument(
+        "--name",
+        default=NAME,
+        help="results file name (a hand-written reading "
+        "in <name>.reading.md is included when present)",
+    )
     args = parser.parse_args(argv)
     fast = args.fast or os.environ.get("SHAPIQ_SPEX_EXAMPLES_FAST") == "1"
     if fast and args.write_results:
@@ -382,10 +387,11 @@ def main(argv: list[str] | None = None) -> None:
         }
         RESULTS.mkdir(exist_ok=True)
         report = markdown_report(cfg, out)
-        if READING.exists():
-            report += "\n## Reading\n\n" + READING.read_text(encoding="utf-8").strip() + "\n"
-        (RESULTS / f"{NAME}.md").write_text(report, encoding="utf-8")
-        with (RESULTS / f"{NAME}.jsonl").open("w", encoding="utf-8") as fh:
+        reading = RESULTS / f"{args.name}.reading.md"
+        if reading.exists():
+            report += "\n## Reading\n\n" + reading.read_text(encoding="utf-8").strip() + "\n"
+        (RESULTS / f"{args.name}.md").write_text(report, encoding="utf-8")
+        with (RESULTS / f"{args.name}.jsonl").open("w", encoding="utf-8") as fh:
             fh.write(json.dumps({"config": cfg}) + "\n")
             for i, layer in enumerate(profile.layers.tolist()):
                 row = {
@@ -406,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
                     k = row.pop("r")  # this study calls the number of removed heads k
                     line = {"metric": metric, "k": k, **row, "removed": removed}
                     fh.write(json.dumps(line) + "\n")
-        print(f"wrote {RESULTS / NAME}.md and .jsonl")
+        print(f"wrote {RESULTS / args.name}.md and .jsonl")
     print("example case_attention_heads: OK")
 
 
