@@ -25,12 +25,12 @@ test: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check shapiq_spex tests benchmarks
-	$(BIN)/ruff format --check shapiq_spex tests benchmarks
+	$(BIN)/ruff check shapiq_spex tests benchmarks examples
+	$(BIN)/ruff format --check shapiq_spex tests benchmarks examples
 
 format: install
-	$(BIN)/ruff format shapiq_spex tests benchmarks
-	$(BIN)/ruff check --fix shapiq_spex tests benchmarks
+	$(BIN)/ruff format shapiq_spex tests benchmarks examples
+	$(BIN)/ruff check --fix shapiq_spex tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info
