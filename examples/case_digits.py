@@ -88,6 +88,7 @@ def run_digit(test_index: int, args) -> dict:
     from shapiq_spex import DataAttributionGame, ProxySPEX, RecordingGame
     from shapiq_spex.metrics import banzhaf_regression
     from shapiq_spex.optimize import data as dh
+    from shapiq_spex.optimize.choosers import interaction_chooser, marginal_chooser
     from shapiq_spex.optimize.pruning import pruning_experiment
 
     start = time.perf_counter()
@@ -116,9 +117,9 @@ def run_digit(test_index: int, args) -> dict:
     pruning = {}
     for objective in OBJECTIVES:
         choices = {
-            "interactions": dh.interaction_chooser(spectrum, objective, time_limit=20.0),
-            "Banzhaf": dh.marginal_chooser(banzhaf[1], objective),
-            "Shapley": dh.marginal_chooser(shapley, objective),
+            "interactions": interaction_chooser(spectrum, objective, time_limit=20.0),
+            "Banzhaf": marginal_chooser(banzhaf[1], objective),
+            "Shapley": marginal_chooser(shapley, objective),
         }
         pruning[objective] = pruning_experiment(
             game, choices, args.rs, n_random=args.n_random, random_state=test_index

@@ -36,7 +36,9 @@ Acting on the choice: :func:`pruning_experiment` removes each chooser's ``r`` pl
 training examples, words) next to a seeded random baseline and evaluates a (held-out) game in one
 batched call; :mod:`~shapiq_spex.optimize.heads` profiles attention layers and picks heads to
 prune; :mod:`~shapiq_spex.optimize.data` finds synergistic and redundant groups of training
-examples, verifies them on the game, and chooses sets that keep a prediction (``min_change``).
+examples and verifies them on the game; :mod:`~shapiq_spex.optimize.choosers` builds choosers
+from a surrogate or from marginal values, including ``"min_change"`` (keep a prediction while
+pruning, :func:`least_change_subset`).
 
 Removal curves (the ``Rem(r)`` metric of the SPEX and ProxySPEX papers):
 ``Rem(r) = |f(all) − f(all minus R_r)| / |f(all)|``, with ``R_r`` picked from the interaction
@@ -48,15 +50,13 @@ papers' code (which optimised the surrogate value of the kept set ``R`` alone an
 
 from __future__ import annotations
 
+from shapiq_spex.optimize.choosers import interaction_chooser, marginal_chooser
 from shapiq_spex.optimize.data import (
     DataReport,
     GroupCheck,
     InteractionGroup,
     data_report,
-    interaction_chooser,
     interaction_groups,
-    least_change_subset,
-    marginal_chooser,
     verify_groups,
 )
 from shapiq_spex.optimize.heads import LayerProfile, heads_to_prune, layer_profile
@@ -72,6 +72,7 @@ from shapiq_spex.optimize.subset import (
     AUTO_MILP_MAX_TERMS,
     SubsetResult,
     best_subset,
+    least_change_subset,
 )
 
 __all__ = [

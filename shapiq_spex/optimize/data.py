@@ -1,4 +1,4 @@
-"""Data helpers: synergistic and redundant training groups, and choosers for pruning them.
+"""Data helpers: synergistic and redundant groups of training examples, verified on the game.
 
 Written for :class:`~shapiq_spex.games.DataAttributionGame` (players are training examples or
 groups of them, the value is the test point's score after retraining) but every function takes
@@ -26,11 +26,11 @@ interaction index (``context="average"``: averaged over random subsets of the ot
 ProxySPEX's uniform random queries live). :func:`verify_groups` then measures ``drop`` on the real
 game, so a predicted synergy or redundancy is checked, not just reported.
 
-Pruning: :func:`interaction_chooser` and :func:`marginal_chooser` build choosers ``r -> players``
-that remove exactly ``r`` players; objective ``"min_change"`` (keep the prediction while pruning)
-is served by :func:`least_change_subset`, a beam search on the surrogate. The experiment that
-compares choosers with a seeded random baseline in one batched game query is the generic
-:func:`~shapiq_spex.optimize.pruning.pruning_experiment` in :mod:`shapiq_spex.optimize.pruning`.
+Pruning the data: :mod:`shapiq_spex.optimize.choosers` builds choosers ``r -> players``
+(including ``"min_change"``, keep the prediction, through
+:func:`~shapiq_spex.optimize.subset.least_change_subset`), and
+:func:`~shapiq_spex.optimize.pruning.pruning_experiment` compares them with a seeded random
+baseline in one batched game query.
 """
 
 from __future__ import annotations
@@ -43,25 +43,18 @@ import numpy as np
 
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.optimize._checks import (
-    MODES,
-    Mode,
-    check_beam_width,
     check_choice,
     check_game,
-    check_r,
     check_spectrum,
     query_game,
 )
-from shapiq_spex.optimize._solvers import build_problem, coalition_of
 from shapiq_spex.optimize.pruning import (
-    Chooser,
     _check_int,
     _check_players,
     _game_players,
     _query_unique,
 )
-from shapiq_spex.optimize.removal import _player_values, marginal_choice
-from shapiq_spex.optimize.subset import SubsetResult, best_subset
+from shapiq_spex.optimize.removal import _player_values
 from shapiq_spex.spectra import SparseSpectrum
 from shapiq_spex.spectra._subsets import distribute
 
@@ -70,20 +63,15 @@ __all__ = [
     "GroupCheck",
     "InteractionGroup",
     "data_report",
-    "interaction_chooser",
     "interaction_groups",
-    "least_change_subset",
-    "marginal_chooser",
     "verify_groups",
 ]
 
 Kind = Literal["synergy", "redundancy"]
 Context = Literal["full", "empty", "average"]
-PruneObjective = Literal["min", "max", "max_change", "min_change"]
 
 KINDS = ("synergy", "redundancy")
 CONTEXTS = ("full", "empty", "average")
-PRUNE_OBJECTIVES = ("min", "max", "max_change", "min_change")
 
 
 # ---------------------------------------------------------------------------------- groups
@@ -468,194 +456,3 @@ def data_report(
         marginals=phis,
         context=context,
     )
-
-
-# ---------------------------------------------------------------------------------- search
-def least_change_subset(
-    spectrum: SparseSpectrum,
-    r: int,
-    *,
-    mode: Mode = "remove",
-    beam_width: int = 32,
-    game: Callable | None = None,
-) -> SubsetResult:
-    """Exactly ``r`` players whose removal (or keeping) changes the surrogate least.
-
-    Minimises ``|f̂(x) − f̂(reference)|`` over sets ``R`` of exactly ``r`` players, with ``x`` =
-    all but ``R`` (``mode="remove"``, reference: all kept) or only ``R`` (``"keep"``, reference:
-    none kept). For data pruning in remove mode: drop ``r`` examples and keep the prediction.
-    (At most ``r`` would be trivial: the empty set changes nothing.)
-
-    Beam search on the Möbius form: each step scores all single-player additions of every beam
-    state with one sparse product and keeps the ``beam_width`` distinct sets with the smallest
-    ``|change|``. If no level ever had more distinct sets than ``beam_width`` the search was
-    exhaustive and ``optimal`` is ``True``; otherwise it is a heuristic (``optimal=False``). The
-    objective rewards cancellation of large terms, so the chosen set is only as good as the
-    surrogate is accurate on it: check it on the game (``game=``).
-
-    Args:
-        spectrum: the surrogate ``f̂`` (Möbius, or Fourier: converted).
-        r: number of players, in ``[0, n]``.
-        mode: ``"remove"`` or ``"keep"``. Defaults to ``"remove"``.
-        beam_width: sets kept per step (``>= 1``; 1 = greedy). Defaults to ``32``.
-        game: optional callable; queried once on the resulting coalition for ``actual_value``.
-
-    Returns:
-        A :class:`~shapiq_spex.optimize.SubsetResult` with ``objective="min_change"`` and
-        ``method="beam"``.
-
-    Raises:
-        InvalidParameterError: a parameter has the wrong type or value.
-        InvalidGameError: ``game`` returned a wrong number of values or non-finite values.
-    """
-    spectrum = check_spectrum(spectrum)
-    n = spectrum.n
-    r = check_r(r, n)
-    mode = check_choice(mode, "mode", MODES)
-    beam_width = check_beam_width(beam_width)
-    if game is not None:
-        game = check_game(game, n)
-    prob = build_problem(spectrum)
-    inc = prob.incidence  # (s, n)
-    inc_t = inc.T.tocsr()
-    a = prob.all_coefs
-    deg = prob.degrees
-    states = np.zeros((1, n), dtype=bool)
-    change = np.zeros(1)  # f̂(x) − f̂(reference) per state
-    counts = np.zeros((a.size, 1))  # |S ∩ R| per term and state
-    exhaustive = True
-    for level in range(r):
-        if mode == "remove":  # removing j switches off the still-active terms containing j
-            delta = -(inc_t @ (a[:, None] * (counts == 0))).T
-        else:  # keeping j switches on the terms that miss only j
-            delta = (inc_t @ (a[:, None] * (counts == deg[:, None] - 1))).T
-        new = change[:, None] + np.asarray(delta).reshape(states.shape[0], n)
-        score = np.abs(new)
-        score[states] = np.inf
-        flat = score.ravel()
-        finite = int(np.isfinite(flat).sum())
-        # A set of size level+1 is reached from at most level+1 parents, so this many best
-        # candidates always hold beam_width distinct sets (when that many exist).
-        pool = min(finite, beam_width * (level + 1))
-        top = np.argpartition(flat, pool - 1)[:pool] if pool < flat.size else np.arange(flat.size)
-        top = top[np.argsort(flat[top], kind="stable")]
-        top = top[np.isfinite(flat[top])]
-        cand = states[top // n]
-        cand[np.arange(top.size), top % n] = True
-        _, first = np.unique(np.packbits(cand, axis=1), axis=0, return_index=True)
-        first = np.sort(first)
-        # Nothing is pruned at this level iff every candidate was looked at and the distinct
-        # sets fit the beam (more than width·(level+1) candidates imply more than width sets).
-        exhaustive = exhaustive and pool == finite and first.size <= beam_width
-        first = first[:beam_width]
-        states, change = cand[first], new.ravel()[top[first]]
-        counts = np.rint(inc @ states.T.astype(np.float64))
-    players = np.flatnonzero(states[0])
-    coalition = coalition_of(players, n, mode)
-    reference = coalition_of(np.zeros(0, np.int64), n, mode)
-    values = spectrum.evaluate(np.stack([coalition, reference]))
-    actual = None if game is None else float(query_game(game, coalition[None, :])[0])
-    status = (
-        "exhaustive beam search (optimal)"
-        if exhaustive
-        else f"heuristic (beam width {beam_width}); raise beam_width for a better set"
-    )
-    return SubsetResult(
-        players=tuple(int(p) for p in players),
-        coalition=coalition,
-        predicted_value=float(values[0]),
-        reference_value=float(values[1]),
-        actual_value=actual,
-        optimal=exhaustive,
-        method="beam",
-        status=status,
-        bound=None,
-        mode=mode,
-        objective="min_change",
-    )
-
-
-# ---------------------------------------------------------------------------------- choosers
-def _additive_spectrum(phi: np.ndarray) -> SparseSpectrum:
-    n = phi.size
-    return SparseSpectrum(n, np.arange(n)[:, None], phi, "moebius")
-
-
-def interaction_chooser(
-    spectrum: SparseSpectrum,
-    objective: PruneObjective,
-    *,
-    beam_width: int = 32,
-    **best_subset_kwargs,
-) -> Chooser:
-    """A chooser ``r ↦ players`` that removes exactly ``r`` players picked on the surrogate.
-
-    Args:
-        spectrum: the interaction surrogate ``f̂``.
-        objective: ``"min"`` (lower the score most: the examples the prediction depends on),
-            ``"max"`` (raise it most), ``"max_change"`` (either way, whichever moves more), all
-            through :func:`~shapiq_spex.optimize.best_subset` (MILP by default); or
-            ``"min_change"`` (change it least: prune while keeping the prediction) through
-            :func:`least_change_subset`.
-        beam_width: passed to both searches. Defaults to ``32``.
-        **best_subset_kwargs: more keywords for :func:`~shapiq_spex.optimize.best_subset`
-            (``method``, ``time_limit``).
-
-    Returns:
-        A callable ``chooser(r) -> tuple[int, ...]`` (exactly ``r`` players, ascending).
-    """
-    spectrum = check_spectrum(spectrum)
-    objective = check_choice(objective, "objective", PRUNE_OBJECTIVES)
-    beam_width = check_beam_width(beam_width)
-    for key in ("mode", "objective", "exact_size", "game"):
-        if key in best_subset_kwargs:
-            msg = f"The '{key}' keyword is fixed by interaction_chooser; do not pass it."
-            raise InvalidParameterError(msg)
-
-    def chooser(r: int) -> tuple[int, ...]:
-        if objective == "min_change":
-            return least_change_subset(spectrum, r, beam_width=beam_width).players
-        return best_subset(
-            spectrum,
-            r,
-            mode="remove",
-            objective=objective,
-            exact_size=True,
-            beam_width=beam_width,
-            **best_subset_kwargs,
-        ).players
-
-    return chooser
-
-
-def marginal_chooser(
-    values_by_player, objective: PruneObjective, *, beam_width: int = 32
-) -> Chooser:
-    """A chooser ``r ↦ players`` that removes exactly ``r`` players picked by first-order values.
-
-    The choice optimises the additive surrogate ``f(x) = Σ_i φ_i x_i`` with the same objectives
-    as :func:`interaction_chooser`: ``"min"`` removes the ``r`` largest ``φ``, ``"max"`` the
-    ``r`` smallest, ``"max_change"`` whichever moves the sum more (all
-    :func:`~shapiq_spex.optimize.marginal_choice`), and ``"min_change"`` the ``r`` players with
-    the smallest ``|Σ_{i∈R} φ_i|`` (:func:`least_change_subset` on the additive surrogate, so the
-    same search as for interactions and only the surrogate differs).
-
-    Args:
-        values_by_player: ``(n,)`` first-order values or shapiq ``InteractionValues``.
-        objective: ``"min"``, ``"max"``, ``"max_change"`` or ``"min_change"``.
-        beam_width: beam width for ``"min_change"``. Defaults to ``32``.
-
-    Returns:
-        A callable ``chooser(r) -> tuple[int, ...]`` (exactly ``r`` players, ascending).
-    """
-    phi = _player_values(values_by_player)
-    objective = check_choice(objective, "objective", PRUNE_OBJECTIVES)
-    beam_width = check_beam_width(beam_width)
-    additive = _additive_spectrum(phi)
-
-    def chooser(r: int) -> tuple[int, ...]:
-        if objective == "min_change":
-            return least_change_subset(additive, r, beam_width=beam_width).players
-        return marginal_choice(phi, r, mode="remove", objective=objective, exact_size=True)
-
-    return chooser

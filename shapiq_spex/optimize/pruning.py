@@ -5,9 +5,9 @@ choosers each pick exactly ``r`` players to remove for every ``r`` in ``rs``; a 
 baseline removes ``r`` players too; the game is then asked for the value of every resulting
 coalition in one call (each distinct coalition once). Choosers come from
 :func:`~shapiq_spex.optimize.heads.heads_to_prune`,
-:func:`~shapiq_spex.optimize.data.interaction_chooser`,
-:func:`~shapiq_spex.optimize.data.marginal_chooser`, or any callable ``r -> players``; fixed sets
-can be given as a list with one set per ``r``.
+:func:`~shapiq_spex.optimize.choosers.interaction_chooser`,
+:func:`~shapiq_spex.optimize.choosers.marginal_chooser`, or any callable ``r -> players``;
+fixed sets can be given as a list with one set per ``r``.
 
 Random baseline. ``n_random`` seeded random orders of the players are drawn (one permutation per
 draw); for each ``r`` the draw removes the first ``r`` players of its order. Each random set is
@@ -384,7 +384,7 @@ def pruning_experiment(
             finite values (a shapiq ``Game``, an ``AttentionHeadGame``, a spectrum, a function).
         choices: ``{name: chooser}``; a chooser is a callable ``r -> players`` (e.g.
             ``lambda r: heads_to_prune(spectrum, r, by="interactions")`` or
-            :func:`~shapiq_spex.optimize.data.interaction_chooser`) called once per ``r``, or a
+            :func:`~shapiq_spex.optimize.choosers.interaction_chooser`) called once per ``r``, or a
             list of player sets, one per entry of ``rs``. Every set must hold exactly ``r``
             distinct players in ``[0, n)``; names must be non-empty and other than ``"random"``.
         rs: numbers of players to remove, each in ``[0, n]``. Defaults to ``range(1, 11)``.

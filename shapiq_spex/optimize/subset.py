@@ -29,7 +29,13 @@ from shapiq_spex.optimize._checks import (
 from shapiq_spex.optimize._solvers import beam_search, build_problem, coalition_of, milp_solve
 from shapiq_spex.spectra import SparseSpectrum
 
-__all__ = ["AUTO_MILP_MAX_DENSITY", "AUTO_MILP_MAX_TERMS", "SubsetResult", "best_subset"]
+__all__ = [
+    "AUTO_MILP_MAX_DENSITY",
+    "AUTO_MILP_MAX_TERMS",
+    "SubsetResult",
+    "best_subset",
+    "least_change_subset",
+]
 
 #: ``method="auto"`` solves the MILP only up to this many non-constant Möbius terms ...
 AUTO_MILP_MAX_TERMS = 20_000
@@ -234,4 +240,108 @@ def best_subset(
         bound=bound,
         mode=mode,
         objective=objective,
+    )
+
+
+def least_change_subset(
+    spectrum: SparseSpectrum,
+    r: int,
+    *,
+    mode: Mode = "remove",
+    beam_width: int = 32,
+    game: Callable | None = None,
+) -> SubsetResult:
+    """Exactly ``r`` players whose removal (or keeping) changes the surrogate least.
+
+    Minimises ``|f̂(x) − f̂(reference)|`` over sets ``R`` of exactly ``r`` players, with ``x`` =
+    all but ``R`` (``mode="remove"``, reference: all kept) or only ``R`` (``"keep"``, reference:
+    none kept). For data pruning in remove mode: drop ``r`` examples and keep the prediction.
+    (At most ``r`` would be trivial: the empty set changes nothing.)
+
+    Beam search on the Möbius form: each step scores all single-player additions of every beam
+    state with one sparse product and keeps the ``beam_width`` distinct sets with the smallest
+    ``|change|``. If no level ever had more distinct sets than ``beam_width`` the search was
+    exhaustive and ``optimal`` is ``True``; otherwise it is a heuristic (``optimal=False``). The
+    objective rewards cancellation of large terms, so the chosen set is only as good as the
+    surrogate is accurate on it: check it on the game (``game=``).
+
+    Args:
+        spectrum: the surrogate ``f̂`` (Möbius, or Fourier: converted).
+        r: number of players, in ``[0, n]``.
+        mode: ``"remove"`` or ``"keep"``. Defaults to ``"remove"``.
+        beam_width: sets kept per step (``>= 1``; 1 = greedy). Defaults to ``32``.
+        game: optional callable; queried once on the resulting coalition for ``actual_value``.
+
+    Returns:
+        A :class:`SubsetResult` with ``objective="min_change"`` and
+        ``method="beam"``.
+
+    Raises:
+        InvalidParameterError: a parameter has the wrong type or value.
+        InvalidGameError: ``game`` returned a wrong number of values or non-finite values.
+    """
+    spectrum = check_spectrum(spectrum)
+    n = spectrum.n
+    r = check_r(r, n)
+    mode = check_choice(mode, "mode", MODES)
+    beam_width = check_beam_width(beam_width)
+    if game is not None:
+        game = check_game(game, n)
+    prob = build_problem(spectrum)
+    inc = prob.incidence  # (s, n)
+    inc_t = inc.T.tocsr()
+    a = prob.all_coefs
+    deg = prob.degrees
+    states = np.zeros((1, n), dtype=bool)
+    change = np.zeros(1)  # f̂(x) − f̂(reference) per state
+    counts = np.zeros((a.size, 1))  # |S ∩ R| per term and state
+    exhaustive = True
+    for level in range(r):
+        if mode == "remove":  # removing j switches off the still-active terms containing j
+            delta = -(inc_t @ (a[:, None] * (counts == 0))).T
+        else:  # keeping j switches on the terms that miss only j
+            delta = (inc_t @ (a[:, None] * (counts == deg[:, None] - 1))).T
+        new = change[:, None] + np.asarray(delta).reshape(states.shape[0], n)
+        score = np.abs(new)
+        score[states] = np.inf
+        flat = score.ravel()
+        finite = int(np.isfinite(flat).sum())
+        # A set of size level+1 is reached from at most level+1 parents, so this many best
+        # candidates always hold beam_width distinct sets (when that many exist).
+        pool = min(finite, beam_width * (level + 1))
+        top = np.argpartition(flat, pool - 1)[:pool] if pool < flat.size else np.arange(flat.size)
+        top = top[np.argsort(flat[top], kind="stable")]
+        top = top[np.isfinite(flat[top])]
+        cand = states[top // n]
+        cand[np.arange(top.size), top % n] = True
+        _, first = np.unique(np.packbits(cand, axis=1), axis=0, return_index=True)
+        first = np.sort(first)
+        # Nothing is pruned at this level iff every candidate was looked at and the distinct
+        # sets fit the beam (more than width·(level+1) candidates imply more than width sets).
+        exhaustive = exhaustive and pool == finite and first.size <= beam_width
+        first = first[:beam_width]
+        states, change = cand[first], new.ravel()[top[first]]
+        counts = np.rint(inc @ states.T.astype(np.float64))
+    players = np.flatnonzero(states[0])
+    coalition = coalition_of(players, n, mode)
+    reference = coalition_of(np.zeros(0, np.int64), n, mode)
+    values = spectrum.evaluate(np.stack([coalition, reference]))
+    actual = None if game is None else float(query_game(game, coalition[None, :])[0])
+    status = (
+        "exhaustive beam search (optimal)"
+        if exhaustive
+        else f"heuristic (beam width {beam_width}); raise beam_width for a better set"
+    )
+    return SubsetResult(
+        players=tuple(int(p) for p in players),
+        coalition=coalition,
+        predicted_value=float(values[0]),
+        reference_value=float(values[1]),
+        actual_value=actual,
+        optimal=exhaustive,
+        method="beam",
+        status=status,
+        bound=None,
+        mode=mode,
+        objective="min_change",
     )

@@ -12,16 +12,15 @@ import pytest
 
 from shapiq_spex.exceptions import InvalidGameError, InvalidParameterError
 from shapiq_spex.games import DataAttributionGame, SparseMoebiusGame
+from shapiq_spex.optimize.choosers import interaction_chooser, marginal_chooser
 from shapiq_spex.optimize.data import (
     DataReport,
     InteractionGroup,
     data_report,
-    interaction_chooser,
     interaction_groups,
-    least_change_subset,
-    marginal_chooser,
     verify_groups,
 )
+from shapiq_spex.optimize.subset import least_change_subset
 from shapiq_spex.spectra import SparseSpectrum
 
 HAND = {(): 1.0, (0,): 0.5, (1, 2): 2.0, (3, 4): -1.5, (0, 1, 5): 0.7}

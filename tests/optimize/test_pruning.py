@@ -10,7 +10,7 @@ import pytest
 from shapiq_spex.exceptions import InvalidGameError, InvalidParameterError
 from shapiq_spex.games import DataAttributionGame
 from shapiq_spex.games.synthetic import SparseMoebiusGame, SpectrumGame
-from shapiq_spex.optimize.data import interaction_chooser, marginal_chooser
+from shapiq_spex.optimize.choosers import interaction_chooser, marginal_chooser
 from shapiq_spex.optimize.heads import heads_to_prune
 from shapiq_spex.optimize.pruning import PruningResult, pruning_experiment
 from shapiq_spex.spectra import SparseSpectrum
