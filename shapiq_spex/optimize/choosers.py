@@ -15,9 +15,14 @@ from typing import Literal
 import numpy as np
 
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.optimize._checks import check_beam_width, check_choice, check_spectrum
+from shapiq_spex.optimize._checks import (
+    check_beam_width,
+    check_choice,
+    check_spectrum,
+    player_values,
+)
 from shapiq_spex.optimize.pruning import Chooser
-from shapiq_spex.optimize.removal import _player_values, marginal_choice
+from shapiq_spex.optimize.removal import marginal_choice
 from shapiq_spex.optimize.subset import best_subset, least_change_subset
 from shapiq_spex.spectra import SparseSpectrum
 
@@ -99,7 +104,7 @@ def marginal_chooser(
     Returns:
         A callable ``chooser(r) -> tuple[int, ...]`` (exactly ``r`` players, ascending).
     """
-    phi = _player_values(values_by_player)
+    phi = player_values(values_by_player)
     objective = check_choice(objective, "objective", PRUNE_OBJECTIVES)
     beam_width = check_beam_width(beam_width)
     additive = _additive_spectrum(phi)

@@ -45,16 +45,14 @@ from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.optimize._checks import (
     check_choice,
     check_game,
+    check_int,
+    check_players,
     check_spectrum,
+    game_players,
+    player_values,
     query_game,
+    query_unique,
 )
-from shapiq_spex.optimize.pruning import (
-    _check_int,
-    _check_players,
-    _game_players,
-    _query_unique,
-)
-from shapiq_spex.optimize.removal import _player_values
 from shapiq_spex.spectra import SparseSpectrum
 from shapiq_spex.spectra._subsets import distribute
 
@@ -148,10 +146,10 @@ def interaction_groups(
     spectrum = check_spectrum(spectrum)
     kind = check_choice(kind, "kind", KINDS)
     context = check_choice(context, "context", CONTEXTS)
-    k = _check_int(k, "k", 1)
-    min_order = _check_int(min_order, "min_order", 1, spectrum.n)
+    k = check_int(k, "k", 1)
+    min_order = check_int(min_order, "min_order", 1, spectrum.n)
     if max_order is not None:
-        max_order = _check_int(max_order, "max_order", min_order, spectrum.n)
+        max_order = check_int(max_order, "max_order", min_order, spectrum.n)
     moebius = spectrum.to_moebius()
     table = _context_table(context, moebius.max_degree)
     sup, coefs = distribute(moebius.supports, moebius.coefs, table, max_order, min_size=min_order)
@@ -253,7 +251,7 @@ def verify_groups(
             empty groups, or a spectrum on another number of players.
         InvalidGameError: the game returned NaN/inf or a wrong number of values.
     """
-    n = _game_players(game)
+    n = game_players(game)
     game = check_game(game, n)
     if spectrum is not None:
         spectrum = check_spectrum(spectrum)
@@ -273,7 +271,7 @@ def verify_groups(
     parsed = []
     for item in items:
         raw = item.players if isinstance(item, InteractionGroup) else item
-        players = _check_players(raw, n, "The 'groups' parameter")
+        players = check_players(raw, n, "The 'groups' parameter")
         if not players:
             msg = "The 'groups' parameter holds an empty group; every group needs a player."
             raise InvalidParameterError(msg)
@@ -287,7 +285,7 @@ def verify_groups(
         masks[row, list(players)] = False
         masks[row + 1 + np.arange(len(players)), list(players)] = False
         row += 1 + len(players)
-    values, _ = _query_unique(game, masks)
+    values, _ = query_unique(game, masks)
     predicted = None if spectrum is None else spectrum.evaluate(masks)
 
     out = []
@@ -412,7 +410,7 @@ def data_report(
             parameter is invalid.
         InvalidGameError: the game returned NaN/inf.
     """
-    n = _game_players(game)
+    n = game_players(game)
     spectrum = check_spectrum(spectrum)
     if spectrum.n != n:
         msg = f"The 'spectrum' has n={spectrum.n} players but the game has {n}; they must match."
@@ -429,7 +427,7 @@ def data_report(
     labels = tuple(tuple(y_train[groups == p].tolist()) for p in range(n))
     phis = {}
     for name, values in (marginals or {}).items():
-        phi = _player_values(values)
+        phi = player_values(values)
         if phi.size != n:
             msg = f"The 'marginals' entry {name!r} has {phi.size} values; the game has {n} players."
             raise InvalidParameterError(msg)

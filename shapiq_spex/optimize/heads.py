@@ -31,8 +31,9 @@ from shapiq_spex.optimize._checks import (
     check_r,
     check_spectrum,
     check_time_limit,
+    player_values,
 )
-from shapiq_spex.optimize.removal import _player_values, marginal_choice
+from shapiq_spex.optimize.removal import marginal_choice
 from shapiq_spex.optimize.subset import best_subset
 from shapiq_spex.spectra import SparseSpectrum
 
@@ -244,6 +245,6 @@ def heads_to_prune(
             "values: to_interaction_values(spectrum, 'BV', 1)), or use by='interactions'."
         )
         raise InvalidParameterError(msg)
-    phi = _player_values(values)
+    phi = player_values(values)
     k = check_r(k, phi.size, "k")
     return marginal_choice(phi, k, mode="remove", objective="max", exact_size=True)

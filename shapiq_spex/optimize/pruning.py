@@ -18,7 +18,6 @@ same random players.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -27,8 +26,14 @@ import numpy as np
 
 from shapiq_spex._random import as_generator
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.optimize._checks import check_choice, query_game
-from shapiq_spex.optimize.removal import _check_rs
+from shapiq_spex.optimize._checks import (
+    check_choice,
+    check_int,
+    check_players,
+    check_rs,
+    game_players,
+    query_unique,
+)
 
 __all__ = ["PruningResult", "pruning_experiment"]
 
@@ -41,107 +46,6 @@ Chooser = Callable[[int], Iterable[int]]
 
 
 # ---------------------------------------------------------------------------------- validation
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    """Return ``value`` as an int in ``[low, high]`` (no upper bound if ``None``), else raise."""
-    bad = not isinstance(value, numbers.Integral) or isinstance(value, bool)
-    if bad or value < low or (high is not None and value > high):
-        upper = "" if high is None else f" and <= {high}"
-        msg = f"The '{name}' parameter must be an int >= {low}{upper}. Got {value!r}."
-        raise InvalidParameterError(msg)
-    return int(value)
-
-
-def _game_players(game, n: int | None = None, *, takes_n: bool = False) -> int:
-    """The number of players of a callable ``game``: its ``n_players`` (or ``n``), else ``n``.
-
-    Args:
-        game: the game; must be callable.
-        n: the caller's ``n`` argument, if the caller has one; must match the game's count.
-        takes_n: whether the caller has an ``n`` argument (only then is ``n=`` suggested).
-
-    Returns:
-        The number of players, ``>= 1``.
-
-    Raises:
-        InvalidParameterError: ``game`` is not callable, has no player count and no ``n`` was
-            given, or the counts disagree.
-    """
-    if not callable(game):
-        msg = (
-            "The 'game' parameter must be callable on an (m, n) boolean coalition matrix "
-            f"(a shapiq Game, an AttentionHeadGame, a function). Got {type(game).__name__}."
-        )
-        raise InvalidParameterError(msg)
-    if n is not None:
-        n = _check_int(n, "n", 1)
-    n_game = getattr(game, "n_players", getattr(game, "n", None))
-    if isinstance(n_game, numbers.Integral) and not isinstance(n_game, bool) and n_game >= 1:
-        if n is not None and n != int(n_game):
-            msg = f"The 'game' has {n_game} players but n={n}; they must match."
-            raise InvalidParameterError(msg)
-        return int(n_game)
-    if n is not None:
-        return n
-    if takes_n:
-        msg = (
-            "The 'game' does not say how many players it has (no int 'n_players'); pass n=... "
-            "with its number of players."
-        )
-    else:
-        msg = (
-            "The 'game' parameter must have an int 'n_players' (a shapiq Game such as "
-            f"DataAttributionGame). Got {type(game).__name__} without one."
-        )
-    raise InvalidParameterError(msg)
-
-
-def _check_players(players, n: int, where: str, size: int | None = None) -> tuple[int, ...]:
-    """Return ``players`` as an ascending tuple of distinct ints in ``[0, n)``, else raise.
-
-    Args:
-        players: an iterable of player indices (list, tuple, set, 1-d int array).
-        n: number of players.
-        where: the start of the error message, e.g. ``"The 'groups' parameter"``.
-        size: if given, the exact number of players required.
-
-    Returns:
-        The players, ascending.
-
-    Raises:
-        InvalidParameterError: not an iterable of ints, repeated or out-of-range players, or
-            not exactly ``size`` of them.
-    """
-    try:
-        arr = np.asarray(list(players))
-    except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-        msg = f"{where} must hold player indices (ints). Got {players!r:.80}."
-        raise InvalidParameterError(msg)
-    chosen = np.sort(arr.astype(np.int64))
-    if np.any(chosen[1:] == chosen[:-1]) or np.any((chosen < 0) | (chosen >= n)):
-        msg = f"{where} must hold distinct player indices in [0, {n}). Got {chosen.tolist()}."
-        raise InvalidParameterError(msg)
-    if size is not None and chosen.size != size:
-        msg = (
-            f"{where} must remove exactly r={size} players. Got {chosen.size}: "
-            f"{chosen.tolist()}; a chooser must return exactly r players (e.g. "
-            "interaction_chooser, heads_to_prune or best_subset(..., exact_size=True))."
-        )
-        raise InvalidParameterError(msg)
-    return tuple(int(p) for p in chosen)
-
-
-def _query_unique(game, masks: np.ndarray) -> tuple[np.ndarray, int]:
-    """The game on ``masks`` in one call, each distinct coalition once; values and call size.
-
-    The distinct coalitions are sent in lexicographic order (``False < True``).
-    """
-    packed = np.packbits(masks, axis=1)
-    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    return query_game(game, masks[first])[inverse.reshape(-1)], int(first.size)
-
-
 def _check_choices(choices, rs: np.ndarray, n: int) -> dict[str, tuple[tuple[int, ...], ...]]:
     """Resolve ``{name: chooser}`` into ``{name: one ascending r-set per r}``, else raise."""
     if not isinstance(choices, Mapping):
@@ -175,7 +79,7 @@ def _check_choices(choices, rs: np.ndarray, n: int) -> dict[str, tuple[tuple[int
             )
             raise InvalidParameterError(msg)
         out[name] = tuple(
-            _check_players(s, n, f"The choice {name!r} for r={r}", size=int(r))
+            check_players(s, n, f"The choice {name!r} for r={r}", size=int(r))
             for s, r in zip(sets, rs.tolist(), strict=True)
         )
     return out
@@ -304,7 +208,7 @@ class PruningResult:
             random draws) is ``mean ± std``.
         """
         metric = check_choice(metric, "metric", METRICS)
-        digits = _check_int(digits, "digits", 0)
+        digits = check_int(digits, "digits", 0)
         header = [label, *self.names]
         if self.n_random:
             header.append(f"{RANDOM} (mean ± std of {self.n_random})")
@@ -402,9 +306,9 @@ def pruning_experiment(
             mismatch, a negative ``n_random``, ...).
         InvalidGameError: ``game`` returned a wrong number of values, NaN or inf.
     """
-    n = _game_players(game, n, takes_n=True)
-    rs = _check_rs(rs, n)
-    n_random = _check_int(n_random, "n_random", 0)
+    n = game_players(game, n, takes_n=True)
+    rs = check_rs(rs, n)
+    n_random = check_int(n_random, "n_random", 0)
     rng = as_generator(random_state)
     removed = _check_choices(choices, rs, n)
     orders = np.argsort(rng.random((n_random, n)), axis=1).astype(np.int64)
@@ -421,7 +325,7 @@ def pruning_experiment(
     if n_random:
         ranks = np.argsort(orders, axis=1)  # position of each player in its order
         masks[row:] = (ranks[:, None, :] >= rs[None, :, None]).reshape(-1, n)  # removed iff < r
-    values, n_queries = _query_unique(game, masks)
+    values, n_queries = query_unique(game, masks)
     return PruningResult(
         rs=rs,
         full_value=float(values[0]),

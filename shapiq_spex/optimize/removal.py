@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.optimize._checks import (
     MODES,
     OBJECTIVES,
@@ -20,7 +18,9 @@ from shapiq_spex.optimize._checks import (
     check_choice,
     check_game,
     check_r,
+    check_rs,
     check_spectrum,
+    player_values,
     query_game,
 )
 from shapiq_spex.optimize.subset import best_subset
@@ -52,18 +52,6 @@ class RemovalCurve:
     players: tuple[tuple[int, ...], ...]
     optimal: np.ndarray
     chooser: str
-
-
-def _check_rs(rs, n: int) -> np.ndarray:
-    try:
-        values = list(rs)
-    except TypeError:
-        msg = f"The 'rs' parameter must be an iterable of ints in [0, {n}]. Got {rs!r}."
-        raise InvalidParameterError(msg) from None
-    if not values:
-        msg = "The 'rs' parameter is empty; pass at least one number of players, e.g. range(1, 11)."
-        raise InvalidParameterError(msg)
-    return np.array([check_r(v, n, "rs") for v in values], dtype=np.int64)
 
 
 def _curve(
@@ -129,7 +117,7 @@ def removal_curve(
     spectrum = check_spectrum(spectrum)
     n = spectrum.n
     game = check_game(game, n)
-    rs = _check_rs(rs, n)
+    rs = check_rs(rs, n)
     results = [
         best_subset(
             spectrum,
@@ -152,33 +140,6 @@ def removal_curve(
         [res.optimal for res in results],
         "interaction:" + "+".join(used),
     )
-
-
-def _player_values(values_by_player) -> np.ndarray:
-    """First-order values as ``(n,)`` float64 from an array or shapiq ``InteractionValues``."""
-    lookup = getattr(values_by_player, "dict_values", None)
-    n_players = getattr(values_by_player, "n_players", None)
-    if isinstance(lookup, dict) and isinstance(n_players, numbers.Integral):
-        out = np.zeros(int(n_players))
-        for key, value in lookup.items():
-            if len(key) == 1:
-                out[int(key[0])] = float(value)
-    else:
-        try:
-            out = np.asarray(values_by_player, dtype=np.float64)
-        except (TypeError, ValueError):
-            out = None
-        if out is None or out.ndim != 1 or out.size == 0:
-            msg = (
-                "The 'values_by_player' parameter must be a non-empty 1-D array of first-order "
-                "values (one per player) or shapiq InteractionValues with order-1 entries. Got "
-                f"{type(values_by_player).__name__}."
-            )
-            raise InvalidParameterError(msg)
-    if not np.all(np.isfinite(out)):
-        msg = "The 'values_by_player' parameter holds NaN or inf; pass finite attributions."
-        raise InvalidParameterError(msg)
-    return out
 
 
 def marginal_choice(
@@ -210,7 +171,7 @@ def marginal_choice(
     Returns:
         The chosen players, ascending.
     """
-    phi = _player_values(values_by_player)
+    phi = player_values(values_by_player)
     n = phi.size
     r = check_r(r, n)
     mode = check_choice(mode, "mode", MODES)
@@ -256,10 +217,10 @@ def removal_curve_marginal(
     Returns:
         A :class:`RemovalCurve` with ``chooser = "marginal"``.
     """
-    phi = _player_values(values_by_player)
+    phi = player_values(values_by_player)
     n = phi.size
     game = check_game(game, n)
-    rs = _check_rs(rs, n)
+    rs = check_rs(rs, n)
     sets = [
         np.array(
             marginal_choice(phi, int(r), mode="remove", objective=objective, exact_size=exact_size),
