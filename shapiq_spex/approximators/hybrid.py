@@ -49,9 +49,10 @@ from shapiq_spex.approximators.proxyspex import (
 )
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidParameterError
 from shapiq_spex.proxy.models import fit_proxy
-from shapiq_spex.proxy.refine import _pad, _row_keys, select_and_refit
+from shapiq_spex.proxy.refine import select_and_refit
 from shapiq_spex.proxy.tree_fourier import ensemble_arrays, merge_ensembles, tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
+from shapiq_spex.spectra._subsets import row_keys, widen
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = ["HybridSPEX", "StructuredStage", "spex_structured_stage", "union_candidates"]
@@ -135,11 +136,11 @@ def union_candidates(first: SparseSpectrum, second: tuple[np.ndarray, np.ndarray
     sup_b, coef_b = second
     width = max(first.supports.shape[1], sup_b.shape[1], 1)
     top = float(np.abs(coef_b).max()) if coef_b.size else 0.0
-    sup = np.concatenate([_pad(first.supports, width), _pad(sup_b, width)])
+    sup = np.concatenate([widen(first.supports, width), widen(sup_b, width)])
     score = np.concatenate([top + 1.0 + np.abs(first.coefs), np.abs(coef_b)])
     order = np.argsort(-score, kind="stable")  # keep the best-scored copy of each support
     sup, score = sup[order], score[order]
-    _, first_idx = np.unique(_row_keys(sup), return_index=True)
+    _, first_idx = np.unique(row_keys(sup), return_index=True)
     keep = np.sort(first_idx)
     return sup[keep], score[keep]
 

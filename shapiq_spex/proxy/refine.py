@@ -31,7 +31,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.spectra._subsets import PAD, degrees
+from shapiq_spex.spectra._subsets import PAD, degrees, row_keys, widen
 from shapiq_spex.spectra.regression import refit
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
@@ -93,16 +93,6 @@ def prefix_grid(limit: int) -> np.ndarray:
     return np.asarray(grid, dtype=np.int64)
 
 
-def _pad(sup: np.ndarray, width: int) -> np.ndarray:
-    return np.pad(sup, ((0, 0), (0, width - sup.shape[1])), constant_values=PAD)
-
-
-def _row_keys(rows: np.ndarray) -> np.ndarray:
-    """One opaque, sortable key per padded support row (its bytes)."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    return rows.view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
-
-
 def _split_forced(
     n: int, supports: np.ndarray, coefs: np.ndarray, forced: np.ndarray | None, linear: str
 ):
@@ -117,15 +107,15 @@ def _split_forced(
     players = np.arange(n) if linear == "all" else np.zeros(0, dtype=np.int64)
     base = np.full((players.size + 1, width), PAD, dtype=np.int64)
     base[1:, 0] = players
-    extra = _pad(extra, width)
+    extra = widen(extra, width)
     # the constant (and with linear="all" every singleton) is in `base` already
     extra = extra[degrees(extra) >= (2 if linear == "all" else 1)]
     if extra.shape[0]:
-        extra = extra[np.sort(np.unique(_row_keys(extra), return_index=True)[1])]
-    cand = _pad(np.asarray(supports, np.int64), width)
+        extra = extra[np.sort(np.unique(row_keys(extra), return_index=True)[1])]
+    cand = widen(np.asarray(supports, np.int64), width)
     keep = degrees(cand) >= (2 if linear == "all" else 1)
     if extra.shape[0]:
-        keep &= ~np.isin(_row_keys(cand), _row_keys(extra))
+        keep &= ~np.isin(row_keys(cand), row_keys(extra))
     cand, score = cand[keep], np.abs(np.asarray(coefs, dtype=np.float64)[keep])
     order = np.argsort(-score, kind="stable")
     return np.concatenate([base, extra]), cand[order]

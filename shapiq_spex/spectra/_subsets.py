@@ -13,7 +13,15 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["canonicalize", "degrees", "distribute", "incidence", "pad_supports"]
+__all__ = [
+    "canonicalize",
+    "degrees",
+    "distribute",
+    "incidence",
+    "pad_supports",
+    "row_keys",
+    "widen",
+]
 
 PAD = -1
 
@@ -21,6 +29,17 @@ PAD = -1
 def degrees(supports: np.ndarray) -> np.ndarray:
     """Number of players in each interaction, shape ``(s,)``."""
     return (supports >= 0).sum(axis=1)
+
+
+def widen(supports: np.ndarray, width: int) -> np.ndarray:
+    """Pad a ``(s, w)`` support array with ``PAD`` columns to ``(s, width)``, ``width >= w``."""
+    return np.pad(supports, ((0, 0), (0, width - supports.shape[1])), constant_values=PAD)
+
+
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """One opaque, sortable key per padded support row (its bytes), for set operations on rows."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return rows.view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
 
 
 def incidence(supports: np.ndarray, n: int):

@@ -22,6 +22,7 @@ from shapiq_spex.spectra._subsets import (
     distribute,
     incidence,
     pad_supports,
+    widen,
 )
 
 __all__ = ["Basis", "SparseSpectrum", "check_coalitions"]
@@ -294,10 +295,11 @@ class SparseSpectrum:
             raise InvalidParameterError(msg)
         other = other.to_basis(self.basis)
         w = max(self.supports.shape[1], other.supports.shape[1])
-        a = np.pad(self.supports, ((0, 0), (0, w - self.supports.shape[1])), constant_values=PAD)
-        b = np.pad(other.supports, ((0, 0), (0, w - other.supports.shape[1])), constant_values=PAD)
         return SparseSpectrum(
-            self.n, np.concatenate([a, b]), np.concatenate([self.coefs, other.coefs]), self.basis
+            self.n,
+            np.concatenate([widen(self.supports, w), widen(other.supports, w)]),
+            np.concatenate([self.coefs, other.coefs]),
+            self.basis,
         )
 
     def __repr__(self) -> str:
