@@ -50,7 +50,8 @@ from shapiq_spex.approximators.proxyspex import (
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidParameterError
 from shapiq_spex.proxy.models import fit_proxy
 from shapiq_spex.proxy.refine import select_and_refit
-from shapiq_spex.proxy.tree_fourier import ensemble_arrays, merge_ensembles, tree_terms
+from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
+from shapiq_spex.proxy.tree_fourier import tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
 from shapiq_spex.spectra._subsets import row_keys, widen
 from shapiq_spex.spectra.spectrum import SparseSpectrum

@@ -32,7 +32,8 @@ from shapiq_spex.approximators._base import (
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.proxy.models import TUNINGS, check_proxy, fit_proxy
 from shapiq_spex.proxy.refine import select_and_refit
-from shapiq_spex.proxy.tree_fourier import ensemble_arrays, merge_ensembles, tree_terms
+from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
+from shapiq_spex.proxy.tree_fourier import tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
 
 __all__ = ["LINEAR_TERMS", "ProxySPEX", "holdout_r2", "resolve_linear_terms", "validation_split"]

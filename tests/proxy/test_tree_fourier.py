@@ -15,13 +15,8 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
 
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.proxy.tree_fourier import (
-    TreeEnsembleArrays,
-    ensemble_arrays,
-    merge_ensembles,
-    tree_spectrum,
-    tree_terms,
-)
+from shapiq_spex.proxy.tree_arrays import TreeEnsembleArrays, ensemble_arrays, merge_ensembles
+from shapiq_spex.proxy.tree_fourier import tree_spectrum, tree_terms
 from shapiq_spex.spectra import SparseSpectrum
 
 N = 10
