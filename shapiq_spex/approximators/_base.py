@@ -10,6 +10,7 @@ index that always contain ``()``.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ __all__ = [
     "GameCaller",
     "SparseApproximator",
     "check_budget",
+    "check_fraction",
+    "check_positive_int",
     "holdout_r2",
 ]
 
@@ -271,3 +274,27 @@ class SparseApproximator(Approximator):
         )
         self._interaction_lookup = dict(iv.interaction_lookup)
         return iv
+
+
+def check_fraction(value, name: str, low: float, high: float, *, open_low: bool) -> float:
+    """Return ``value`` as a float in ``(low, high]`` (``[low, high]`` if not ``open_low``)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        value = float(value)
+        ok = (value > low if open_low else value >= low) and value <= high
+    if not ok:
+        left = "(" if open_low else "["
+        msg = f"The '{name}' parameter must be a float in {left}{low}, {high}]. Got {value!r}."
+        raise InvalidParameterError(msg)
+    return float(value)
+
+
+def check_positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
+    """Return ``value`` as an int ``>= 1`` (or ``None`` if allowed), else raise naming it."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        extra = " or None" if allow_none else ""
+        msg = f"The '{name}' parameter must be a positive int{extra}. Got {value!r}."
+        raise InvalidParameterError(msg)
+    return int(value)

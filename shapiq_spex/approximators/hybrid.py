@@ -38,14 +38,14 @@ from shapiq_spex.approximators._base import (
     GameCaller,
     SparseApproximator,
     check_budget,
+    check_fraction,
+    check_positive_int,
     holdout_r2,
 )
 from shapiq_spex.approximators.proxyspex import (
     MIN_TRAIN,
-    _check_fraction,
-    _check_positive_int,
-    _set_proxy_options,
     resolve_linear_terms,
+    set_proxy_options,
 )
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidParameterError
 from shapiq_spex.proxy.models import fit_proxy
@@ -209,10 +209,10 @@ class HybridSPEX(SparseApproximator):
         spex_stage: SpexStage | None = None,
     ) -> None:
         super().__init__(n, max_order, index, top_order=top_order, random_state=random_state)
-        self.spex_fraction = _check_fraction(
+        self.spex_fraction = check_fraction(
             spex_fraction, "spex_fraction", 0.0, 0.95, open_low=True
         )
-        _set_proxy_options(
+        set_proxy_options(
             self,
             proxy=proxy,
             tuning=tuning,
@@ -222,8 +222,8 @@ class HybridSPEX(SparseApproximator):
             linear_terms=linear_terms,
             n_jobs=n_jobs,
         )
-        self.degree_cap = _check_positive_int(degree_cap, "degree_cap")
-        self.n_groups = _check_positive_int(n_groups, "n_groups")
+        self.degree_cap = check_positive_int(degree_cap, "degree_cap")
+        self.n_groups = check_positive_int(n_groups, "n_groups")
         if decoder not in ("soft", "hard"):
             msg = f"The 'decoder' parameter must be 'soft' or 'hard'. Got {decoder!r}."
             raise InvalidParameterError(msg)

@@ -15,7 +15,6 @@ The recipe, one pure function per step:
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
 import numpy as np
@@ -27,6 +26,8 @@ from shapiq_spex.approximators._base import (
     GameCaller,
     SparseApproximator,
     check_budget,
+    check_fraction,
+    check_positive_int,
     holdout_r2,
 )
 from shapiq_spex.exceptions import InvalidParameterError
@@ -55,28 +56,6 @@ def resolve_linear_terms(linear_terms: str, n: int, n_fit: int) -> str:
     return "all" if 4 * (n + 1) <= n_fit else "selected"
 
 
-def _check_fraction(value, name: str, low: float, high: float, *, open_low: bool) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        value = float(value)
-        ok = (value > low if open_low else value >= low) and value <= high
-    if not ok:
-        left = "(" if open_low else "["
-        msg = f"The '{name}' parameter must be a float in {left}{low}, {high}]. Got {value!r}."
-        raise InvalidParameterError(msg)
-    return float(value)
-
-
-def _check_positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        extra = " or None" if allow_none else ""
-        msg = f"The '{name}' parameter must be a positive int{extra}. Got {value!r}."
-        raise InvalidParameterError(msg)
-    return int(value)
-
-
 def validation_split(
     rng: np.random.Generator, m: int, fraction: float, *, protect: int = 2
 ) -> np.ndarray:
@@ -91,7 +70,7 @@ def validation_split(
     return val
 
 
-def _set_proxy_options(
+def set_proxy_options(
     approx,
     *,
     proxy,
@@ -109,13 +88,13 @@ def _set_proxy_options(
         msg = f"The 'tuning' parameter must be one of {list(TUNINGS)}. Got {tuning!r}."
         raise InvalidParameterError(msg)
     approx.tuning = tuning
-    approx.holdout_fraction = _check_fraction(
+    approx.holdout_fraction = check_fraction(
         holdout_fraction, "holdout_fraction", 0.0, 0.5, open_low=False
     )
-    approx.validation_fraction = _check_fraction(
+    approx.validation_fraction = check_fraction(
         validation_fraction, "validation_fraction", 0.0, 0.5, open_low=True
     )
-    approx.max_terms = _check_positive_int(max_terms, "max_terms", allow_none=True)
+    approx.max_terms = check_positive_int(max_terms, "max_terms", allow_none=True)
     if linear_terms not in LINEAR_TERMS:
         msg = (
             f"The 'linear_terms' parameter must be one of {list(LINEAR_TERMS)}. "
@@ -123,7 +102,7 @@ def _set_proxy_options(
         )
         raise InvalidParameterError(msg)
     approx.linear_terms = linear_terms
-    approx.n_jobs = _check_positive_int(n_jobs, "n_jobs")
+    approx.n_jobs = check_positive_int(n_jobs, "n_jobs")
 
 
 class ProxySPEX(SparseApproximator):
@@ -205,7 +184,7 @@ class ProxySPEX(SparseApproximator):
             msg = f"The 'pairing' parameter must be a bool. Got {pairing!r}."
             raise InvalidParameterError(msg)
         self.pairing = pairing
-        _set_proxy_options(
+        set_proxy_options(
             self,
             proxy=proxy,
             tuning=tuning,
