@@ -209,6 +209,7 @@ def query_unique(game, masks: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def check_rs(rs, n: int) -> np.ndarray:
+    """The numbers of removed players ``rs`` as an int64 array, each in ``[0, n]``."""
     try:
         values = list(rs)
     except TypeError:

@@ -8,7 +8,7 @@ from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.plot.text import (
     NEGATIVE_COLOR,
     POSITIVE_COLOR,
-    _label,
+    interaction_label,
     player_names,
     top_interactions,
 )
@@ -60,7 +60,7 @@ def interaction_bar(
     created = ax is None
     if ax is None:
         _, ax = plt.subplots(figsize=(8.0, max(1.5, 0.6 + 0.3 * max(len(top), 1))))
-    labels = [f"{_label(names, key, label_chars)} ({len(key)})" for key, _ in top]
+    labels = [f"{interaction_label(names, key, label_chars)} ({len(key)})" for key, _ in top]
     values = [v for _, v in top]
     colours = [POSITIVE_COLOR if v > 0 else NEGATIVE_COLOR for v in values]
     positions = list(range(len(top)))[::-1]  # the strongest at the top

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.plot.bars import interaction_bar
 from shapiq_spex.plot.text import (
-    _check_iv,
-    _check_k,
-    _label,
     _norm_and_cmap,
+    check_interaction_values,
+    check_top_k,
     first_order_values,
+    interaction_label,
     layout_text,
     player_names,
     text_html,
@@ -205,8 +205,8 @@ def write_report(
     """
     import matplotlib.pyplot as plt
 
-    _check_iv(interaction_values)
-    table_k = _check_k(table_k, "table_k")
+    check_interaction_values(interaction_values)
+    table_k = check_top_k(table_k, "table_k")
     path_html = Path(path_html)
     if not path_html.parent.is_dir():
         msg = (
@@ -244,7 +244,7 @@ def write_report(
     )
     top = top_interactions(interaction_values, table_k, min_order=1)
     inter_html = "".join(
-        f"<tr><td class='num'>{rank}</td><td>{html.escape(_label(names, key, 60))}</td>"
+        f"<tr><td class='num'>{rank}</td><td>{html.escape(interaction_label(names, key, 60))}</td>"
         f"<td class='num'>{len(key)}</td><td class='num'>{value:+.5g}</td>"
         f"<td>{' '.join(str(p) for p in key)}</td></tr>"
         for rank, (key, value) in enumerate(top, start=1)

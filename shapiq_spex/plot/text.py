@@ -87,7 +87,8 @@ def player_names(players: Any, n_players: int | None = None) -> list[str]:
     return names
 
 
-def _check_iv(interaction_values) -> None:
+def check_interaction_values(interaction_values) -> None:
+    """Raise unless ``interaction_values`` looks like shapiq ``InteractionValues``."""
     if not isinstance(getattr(interaction_values, "interactions", None), dict):
         msg = (
             "The 'interaction_values' parameter must be shapiq InteractionValues (with an "
@@ -96,7 +97,8 @@ def _check_iv(interaction_values) -> None:
         raise InvalidParameterError(msg)
 
 
-def _check_k(k, name: str = "k") -> int:
+def check_top_k(k, name: str = "k") -> int:
+    """Return ``k`` as a non-negative int, else raise naming ``name``."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
         msg = f"The '{name}' parameter must be a non-negative int. Got {k!r}."
         raise InvalidParameterError(msg)
@@ -105,7 +107,7 @@ def _check_k(k, name: str = "k") -> int:
 
 def first_order_values(interaction_values: InteractionValues) -> np.ndarray:
     """``(n_players,)`` first-order values (0 for players without an order-1 entry)."""
-    _check_iv(interaction_values)
+    check_interaction_values(interaction_values)
     out = np.zeros(int(interaction_values.n_players))
     for key, value in interaction_values.interactions.items():
         if len(key) == 1:
@@ -128,8 +130,8 @@ def top_interactions(
     Returns:
         ``[(players, value), ...]`` sorted by decreasing ``|value|``.
     """
-    _check_iv(interaction_values)
-    k = _check_k(k)
+    check_interaction_values(interaction_values)
+    k = check_top_k(k)
     items = [
         (tuple(int(p) for p in key), float(v))
         for key, v in interaction_values.interactions.items()
@@ -260,7 +262,8 @@ def _interaction_style(value: float, vmax: float) -> tuple[str, float, float]:
     return colour, 0.8 + 3.2 * rel, 0.45 + 0.55 * rel
 
 
-def _label(names: list[str], players: tuple[int, ...], limit: int = 24) -> str:
+def interaction_label(names: list[str], players: tuple[int, ...], limit: int = 24) -> str:
+    """The players' names joined for a legend or table, each cut to ``limit`` characters."""
     parts = []
     for p in players:
         name = names[p]
@@ -328,8 +331,8 @@ def text_plot(
     from matplotlib.patches import PathPatch, Rectangle
     from matplotlib.path import Path
 
-    _check_iv(interaction_values)
-    k = _check_k(k)
+    check_interaction_values(interaction_values)
+    k = check_top_k(k)
     if isinstance(min_order, bool) or not isinstance(min_order, int) or min_order < 2:
         msg = f"The 'min_order' parameter must be an int >= 2. Got {min_order!r}."
         raise InvalidParameterError(msg)
@@ -399,7 +402,7 @@ def text_plot(
                     linewidth=lw,
                     alpha=alpha,
                     gid=gid,
-                    label=f"{_label(names, key)}: {value:+.4g}",
+                    label=f"{interaction_label(names, key)}: {value:+.4g}",
                     capstyle="round",
                 )
             )
@@ -407,7 +410,7 @@ def text_plot(
             (marker,) = ax.plot(
                 [hub[0]], [hub[1]], "o", color=colour, markersize=3 + lw, alpha=alpha, gid=gid
             )
-            marker.set_label(f"{_label(names, key)}: {value:+.4g}")
+            marker.set_label(f"{interaction_label(names, key)}: {value:+.4g}")
 
     ax.set_xlim(-0.5, line_width + 0.5)
     ax.set_ylim(-(n_lines - 1) * pitch - 0.6, (_ARC_ROOM if top else 0.0) + 0.6)
@@ -447,7 +450,9 @@ def _player_tooltips(
         inter = sorted(by_player[i], key=lambda kv: (-abs(kv[1]), kv[0]))
         if inter:
             lines.append(f"interactions ({len(inter)}, strongest first):")
-            lines += [f"  {_label(names, key)}: {v:+.4g}" for key, v in inter[:per_player]]
+            lines += [
+                f"  {interaction_label(names, key)}: {v:+.4g}" for key, v in inter[:per_player]
+            ]
             if len(inter) > per_player:
                 lines.append(f"  … {len(inter) - per_player} more")
         tips.append("\n".join(lines))
@@ -516,9 +521,9 @@ def text_html(
     Returns:
         The HTML string. Every player name appears in it (HTML-escaped) as SVG text.
     """
-    _check_iv(interaction_values)
-    k = _check_k(k)
-    per_player = _check_k(per_player, "per_player")
+    check_interaction_values(interaction_values)
+    k = check_top_k(k)
+    per_player = check_top_k(per_player, "per_player")
     n = int(interaction_values.n_players)
     layout = layout_text(players, n, line_width=line_width)
     names = player_names(players, n)
@@ -571,7 +576,7 @@ def text_html(
             for p in curves
         )
         members = " ".join(str(p) for p in key)
-        label = html.escape(f"{_label(names, key, 60)}: {value:+.4g}")
+        label = html.escape(f"{interaction_label(names, key, 60)}: {value:+.4g}")
         out.append(
             f'<path class="arc" data-players="{members}" d="{d}" stroke="{colour}" '
             f'stroke-width="{lw:.2f}" opacity="{alpha:.2f}"><title>{label}</title></path>'
