@@ -241,25 +241,45 @@ class SparseApproximator(Approximator):
         masks = all_coalitions(self.n)
         values = caller(masks)
         spectrum = exact_moebius_spectrum(values, self.n)
+        return self._result(
+            spectrum,
+            caller=caller,
+            budget=budget,
+            start=start,
+            baseline=float(values[0]),
+            details={"exact": True},
+            faithfulness_r2=1.0,  # an exact transform of every coalition's value
+        )
+
+    def _result(
+        self,
+        spectrum: SparseSpectrum,
+        *,
+        caller: GameCaller,
+        budget: int,
+        start: float,
+        baseline: float | None,
+        details: dict[str, Any],
+        n_holdout: int = 0,
+        faithfulness_r2: float = float("nan"),
+    ) -> InteractionValues:
+        """Store the spectrum and its report, and convert to the requested index.
+
+        ``start`` is the ``time.perf_counter()`` of the ``approximate`` call: the report's total
+        time includes the conversion.
+        """
         report = ApproximationReport(
             method=self.method_name,
             budget=budget,
             queries=caller.queries,
             game_time_s=caller.time_s,
-            faithfulness_r2=1.0,  # an exact transform of every coalition's value
+            n_holdout=n_holdout,
+            faithfulness_r2=faithfulness_r2,
+            support_size=len(spectrum),
             random_state=self._random_state,
-            details={"exact": True},
+            details=details,
         )
-        iv = self._result(spectrum, report, float(values[0]))
-        report.total_time_s = time.perf_counter() - start
-        return iv
-
-    def _result(
-        self, spectrum: SparseSpectrum, report: ApproximationReport, baseline: float | None
-    ) -> InteractionValues:
-        """Store the spectrum and report and convert to the requested index."""
         self.spectrum_ = spectrum
-        report.support_size = len(spectrum)
         self.report_ = report
         order = self.max_order if self.max_order is not None else max(spectrum.max_degree, 1)
         order = min(order, self.n)
@@ -273,6 +293,7 @@ class SparseApproximator(Approximator):
             estimation_budget=report.queries,
         )
         self._interaction_lookup = dict(iv.interaction_lookup)
+        report.total_time_s = time.perf_counter() - start
         return iv
 
 

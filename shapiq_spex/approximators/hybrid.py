@@ -34,7 +34,6 @@ from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
-    ApproximationReport,
     GameCaller,
     SparseApproximator,
     check_budget,
@@ -44,6 +43,7 @@ from shapiq_spex.approximators._base import (
 )
 from shapiq_spex.approximators.proxyspex import (
     MIN_TRAIN,
+    proxy_details,
     resolve_linear_terms,
     set_proxy_options,
 )
@@ -355,35 +355,19 @@ class HybridSPEX(SparseApproximator):
             "n_validation": int(n_val),
             "peeled_terms": len(stage.peeled),
             "spex": stage.details,
-            "proxy": proxy.kind,
-            "proxy_params": proxy.params,
-            "proxy_trees": proxy.n_estimators,
-            "proxy_validation_r2": proxy.validation_r2,
-            "proxy_terms": int(proxy_terms[1].shape[0]),
-            "n_candidates": refined.n_candidates,
-            "linear_terms": linear,
-            "n_forced": refined.n_forced,
-            "n_selected": refined.n_selected,
-            "selection_validation_r2": refined.validation_r2,
-            "selection_ordering": refined.ordering,
-            "selection_path": refined.path,
-            "refit_alpha": refined.alpha,
-            "refit_gcv_r2": refined.gcv_r2,
+            **proxy_details(proxy, int(proxy_terms[1].shape[0]), refined, linear),
             "sample_time_s": t1 - t0,
             "proxy_time_s": t2 - t1,
             "extract_time_s": t3 - t2,
             "refine_time_s": t4 - t3,
         }
-        report = ApproximationReport(
-            method=self.method_name,
+        return self._result(
+            refined.spectrum,
+            caller=caller,
             budget=budget,
-            queries=caller.queries,
-            game_time_s=caller.time_s,
+            start=start,
+            baseline=baseline,
+            details=details,
             n_holdout=n_hold,
             faithfulness_r2=holdout_r2(refined.spectrum, hold, y_hold),
-            random_state=self._random_state,
-            details=details,
         )
-        iv = self._result(refined.spectrum, report, baseline)
-        report.total_time_s = time.perf_counter() - start
-        return iv

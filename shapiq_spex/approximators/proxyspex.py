@@ -22,7 +22,6 @@ from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
-    ApproximationReport,
     GameCaller,
     SparseApproximator,
     check_budget,
@@ -54,6 +53,26 @@ def resolve_linear_terms(linear_terms: str, n: int, n_fit: int) -> str:
     if linear_terms != "auto":
         return linear_terms
     return "all" if 4 * (n + 1) <= n_fit else "selected"
+
+
+def proxy_details(proxy, n_proxy_terms: int, refined, linear: str) -> dict:
+    """The report details of the proxy fit and the refinement, shared with HybridSPEX."""
+    return {
+        "proxy": proxy.kind,
+        "proxy_params": proxy.params,
+        "proxy_trees": proxy.n_estimators,
+        "proxy_validation_r2": proxy.validation_r2,
+        "proxy_terms": n_proxy_terms,
+        "n_candidates": refined.n_candidates,
+        "linear_terms": linear,
+        "n_forced": refined.n_forced,
+        "n_selected": refined.n_selected,
+        "selection_validation_r2": refined.validation_r2,
+        "selection_ordering": refined.ordering,
+        "selection_path": refined.path,
+        "refit_alpha": refined.alpha,
+        "refit_gcv_r2": refined.gcv_r2,
+    }
 
 
 def validation_split(
@@ -280,36 +299,20 @@ class ProxySPEX(SparseApproximator):
         details = {
             "n_train": n_train,
             "n_validation": int(validation.sum()),
-            "proxy": proxy.kind,
-            "proxy_params": proxy.params,
-            "proxy_trees": proxy.n_estimators,
-            "proxy_validation_r2": proxy.validation_r2,
             "proxy_trials": proxy.trials,
-            "proxy_terms": int(coefs.shape[0]),
-            "n_candidates": refined.n_candidates,
-            "linear_terms": linear,
-            "n_forced": refined.n_forced,
-            "n_selected": refined.n_selected,
-            "selection_validation_r2": refined.validation_r2,
-            "selection_path": refined.path,
-            "selection_ordering": refined.ordering,
-            "refit_alpha": refined.alpha,
-            "refit_gcv_r2": refined.gcv_r2,
+            **proxy_details(proxy, int(coefs.shape[0]), refined, linear),
             "sample_time_s": sample_s,
             "proxy_time_s": t2 - t1,
             "extract_time_s": t3 - t2,
             "refine_time_s": t4 - t3,
         }
-        report = ApproximationReport(
-            method=self.method_name,
+        return self._result(
+            refined.spectrum,
+            caller=caller,
             budget=budget,
-            queries=caller.queries,
-            game_time_s=caller.time_s,
+            start=start,
+            baseline=float(y_train[0]),
+            details=details,
             n_holdout=n_hold,
             faithfulness_r2=holdout_r2(refined.spectrum, hold, y_hold),
-            random_state=self._random_state,
-            details=details,
         )
-        iv = self._result(refined.spectrum, report, float(y_train[0]))
-        report.total_time_s = time.perf_counter() - start
-        return iv

@@ -10,7 +10,6 @@ from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import random_bits, spawn
 from shapiq_spex.approximators._base import (
-    ApproximationReport,
     GameCaller,
     SparseApproximator,
     check_budget,
@@ -281,17 +280,8 @@ class SPEX(SparseApproximator):
             refit_alpha="gcv" if self.refit == "gcv" else 0.0,
         )
         r2 = holdout_r2(fit.spectrum, fit.holdout_masks, fit.holdout_values)
-        report = ApproximationReport(
-            method=self.method_name,
-            budget=budget,
-            queries=caller.queries,
-            game_time_s=caller.time_s,
-            n_holdout=int(fit.holdout_masks.shape[0]),
-            faithfulness_r2=r2,
-            random_state=self._random_state,
-            details=fit.details,
-        )
-        if report.n_holdout < 2:
+        n_holdout = int(fit.holdout_masks.shape[0])
+        if n_holdout < 2:
             import warnings
 
             warnings.warn(
@@ -301,6 +291,13 @@ class SPEX(SparseApproximator):
                 DecodingWarning,
                 stacklevel=2,
             )
-        iv = self._result(fit.spectrum, report, fit.empty_value)
-        report.total_time_s = time.perf_counter() - start
-        return iv
+        return self._result(
+            fit.spectrum,
+            caller=caller,
+            budget=budget,
+            start=start,
+            baseline=fit.empty_value,
+            details=fit.details,
+            n_holdout=n_holdout,
+            faithfulness_r2=r2,
+        )
