@@ -43,15 +43,10 @@ from shapiq_spex.approximators._base import (
 )
 from shapiq_spex.approximators.proxyspex import (
     MIN_TRAIN,
-    proxy_details,
-    resolve_linear_terms,
+    fit_and_refine,
     set_proxy_options,
 )
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidParameterError
-from shapiq_spex.proxy.models import fit_proxy
-from shapiq_spex.proxy.refine import select_and_refit
-from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
-from shapiq_spex.proxy.tree_fourier import tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
 from shapiq_spex.spectra._subsets import row_keys, widen
 from shapiq_spex.spectra.spectrum import SparseSpectrum
@@ -322,31 +317,14 @@ class HybridSPEX(SparseApproximator):
         n_val = min(max(2, round(self.validation_fraction * n_rand)), n_rand - 2)
         validation[structured.shape[0] + rng_split.choice(n_rand, n_val, replace=False)] = True
         t1 = time.perf_counter()
-        proxy = fit_proxy(
+        _, refined, fit_details = fit_and_refine(
+            self,
             train,
             y_train,
-            self.proxy,
-            tuning=self.tuning,
-            rng=rng_proxy,
-            validation=validation,
-            n_jobs=self.n_jobs,
+            validation,
+            rng_proxy,
+            candidates=lambda sup, coef: union_candidates(stage.peeled, (sup, coef)),
         )
-        t2 = time.perf_counter()
-        parts = [ensemble_arrays(m) for m in (proxy.model, *proxy.trial_models)]
-        proxy_terms = tree_terms(merge_ensembles(parts), self.n)
-        cand, score = union_candidates(stage.peeled, proxy_terms)
-        t3 = time.perf_counter()
-        linear = resolve_linear_terms(self.linear_terms, self.n, int((~validation).sum()))
-        refined = select_and_refit(
-            train,
-            y_train,
-            cand,
-            score,
-            validation=validation,
-            max_terms=self.max_terms,
-            linear=linear,
-        )
-        t4 = time.perf_counter()
         empty = np.flatnonzero(~train.any(axis=1))
         baseline = float(y_train[empty[0]]) if empty.size else None
         details = {
@@ -355,11 +333,8 @@ class HybridSPEX(SparseApproximator):
             "n_validation": int(n_val),
             "peeled_terms": len(stage.peeled),
             "spex": stage.details,
-            **proxy_details(proxy, int(proxy_terms[1].shape[0]), refined, linear),
+            **fit_details,
             "sample_time_s": t1 - t0,
-            "proxy_time_s": t2 - t1,
-            "extract_time_s": t3 - t2,
-            "refine_time_s": t4 - t3,
         }
         return self._result(
             refined.spectrum,

@@ -55,9 +55,53 @@ def resolve_linear_terms(linear_terms: str, n: int, n_fit: int) -> str:
     return "all" if 4 * (n + 1) <= n_fit else "selected"
 
 
-def proxy_details(proxy, n_proxy_terms: int, refined, linear: str) -> dict:
-    """The report details of the proxy fit and the refinement, shared with HybridSPEX."""
-    return {
+def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None):
+    """Fit the proxy, read its Fourier terms and select and refit them (shared with HybridSPEX).
+
+    The candidates are the terms of the final proxy and of its early-stopped tuning models (one
+    extraction of their average), so a shallow winner does not hide deeper interactions.
+
+    Args:
+        approx: the ProxySPEX or HybridSPEX instance (its proxy options and ``n``).
+        train: ``(m, n)`` bool training coalitions; ``y_train`` their values.
+        y_train: ``(m,)`` values of ``train``.
+        validation: ``(m,)`` bool rows held out of the proxy fit and used for selection.
+        rng: generator of the proxy fit.
+        candidates: optional ``(supports, coefs) -> (supports, scores)`` applied to the proxy's
+            terms before the selection (HybridSPEX unites them with the peeled SPEX terms).
+
+    Returns:
+        ``(proxy fit, refinement, report details)``.
+    """
+    t0 = time.perf_counter()
+    proxy = fit_proxy(
+        train,
+        y_train,
+        approx.proxy,
+        tuning=approx.tuning,
+        rng=rng,
+        validation=validation,
+        n_jobs=approx.n_jobs,
+    )
+    t1 = time.perf_counter()
+    parts = [ensemble_arrays(m) for m in (proxy.model, *proxy.trial_models)]
+    supports, coefs = tree_terms(merge_ensembles(parts), approx.n)
+    n_proxy_terms = int(coefs.shape[0])
+    if candidates is not None:
+        supports, coefs = candidates(supports, coefs)
+    t2 = time.perf_counter()
+    linear = resolve_linear_terms(approx.linear_terms, approx.n, int((~validation).sum()))
+    refined = select_and_refit(
+        train,
+        y_train,
+        supports,
+        coefs,
+        validation=validation,
+        max_terms=approx.max_terms,
+        linear=linear,
+    )
+    t3 = time.perf_counter()
+    details = {
         "proxy": proxy.kind,
         "proxy_params": proxy.params,
         "proxy_trees": proxy.n_estimators,
@@ -72,7 +116,11 @@ def proxy_details(proxy, n_proxy_terms: int, refined, linear: str) -> dict:
         "selection_path": refined.path,
         "refit_alpha": refined.alpha,
         "refit_gcv_r2": refined.gcv_r2,
+        "proxy_time_s": t1 - t0,
+        "extract_time_s": t2 - t1,
+        "refine_time_s": t3 - t2,
     }
+    return proxy, refined, details
 
 
 def validation_split(
@@ -268,43 +316,14 @@ class ProxySPEX(SparseApproximator):
         y_hold = caller(hold)
 
         validation = validation_split(rng_split, n_train, self.validation_fraction)
-        t1 = time.perf_counter()
-        proxy = fit_proxy(
-            train,
-            y_train,
-            self.proxy,
-            tuning=self.tuning,
-            rng=rng_proxy,
-            validation=validation,
-            n_jobs=self.n_jobs,
-        )
-        t2 = time.perf_counter()
-        # Candidates: the terms of the final proxy and of the early-stopped tuning models (one
-        # extraction of their average), so a shallow winner does not hide deeper interactions.
-        parts = [ensemble_arrays(m) for m in (proxy.model, *proxy.trial_models)]
-        supports, coefs = tree_terms(merge_ensembles(parts), self.n)
-        t3 = time.perf_counter()
-        linear = resolve_linear_terms(self.linear_terms, self.n, int((~validation).sum()))
-        refined = select_and_refit(
-            train,
-            y_train,
-            supports,
-            coefs,
-            validation=validation,
-            max_terms=self.max_terms,
-            linear=linear,
-        )
-        t4 = time.perf_counter()
+        proxy, refined, fit_details = fit_and_refine(self, train, y_train, validation, rng_proxy)
 
         details = {
             "n_train": n_train,
             "n_validation": int(validation.sum()),
             "proxy_trials": proxy.trials,
-            **proxy_details(proxy, int(coefs.shape[0]), refined, linear),
+            **fit_details,
             "sample_time_s": sample_s,
-            "proxy_time_s": t2 - t1,
-            "extract_time_s": t3 - t2,
-            "refine_time_s": t4 - t3,
         }
         return self._result(
             refined.spectrum,
