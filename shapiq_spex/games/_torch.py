@@ -48,6 +48,7 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
     "run_batched",
+    "run_length_sorted",
     "score_logits",
 ]
 
@@ -363,6 +364,36 @@ def run_batched(
     with torch.inference_mode():
         for sl in iter_chunks(n, batch_size):
             out[sl] = fn(sl)
+    return out
+
+
+def run_length_sorted(
+    fn: Callable[[np.ndarray], np.ndarray],
+    coalitions: np.ndarray,
+    players,
+    batch_size: int,
+    *,
+    width: int | None = None,
+) -> np.ndarray:
+    """:func:`run_batched` over coalitions sorted by their number of kept tokens.
+
+    Batches of similar length pad to similar widths, so less of each forward pass is padding; the
+    results come back in the order of ``coalitions``.
+
+    Args:
+        fn: maps an ``(rows, n)`` bool block of coalitions to ``(rows,)`` or ``(rows, width)``.
+        coalitions: ``(m, n)`` bool.
+        players: the :class:`~shapiq_spex.text.TextPlayers` whose ``token_mask`` counts tokens.
+        batch_size: coalitions per call.
+        width: ``None`` for 1-D results, else the width of 2-D results.
+
+    Returns:
+        ``(m,)`` or ``(m, width)`` float64.
+    """
+    order = np.argsort(players.token_mask(coalitions).sum(axis=1), kind="stable")
+    ordered = coalitions[order]
+    out = np.empty((coalitions.shape[0],) if width is None else (coalitions.shape[0], width))
+    out[order] = run_batched(lambda sl: fn(ordered[sl]), ordered.shape[0], batch_size, width=width)
     return out
 
 

@@ -21,7 +21,7 @@ from shapiq_spex.games._torch import (
     load_model_and_tokenizer,
     mean_pool,
     model_device,
-    run_batched,
+    run_length_sorted,
 )
 from shapiq_spex.games.text_classification import check_input_length
 from shapiq_spex.spectra.spectrum import check_coalitions
@@ -162,12 +162,9 @@ class EmbeddingSimilarityGame(Game):
             ``(m,)`` float64 similarities, not centered.
         """
         x = check_coalitions(coalitions, self.players.n_players)
-        order = np.argsort(self.players.token_mask(x).sum(axis=1), kind="stable")
-        xs = x[order]
-        out = np.empty(x.shape[0], dtype=np.float64)
-        out[order] = run_batched(
-            lambda sl: self._similarity(self._embed(self.masker(xs[sl]))),
-            xs.shape[0],
+        return run_length_sorted(
+            lambda block: self._similarity(self._embed(self.masker(block))),
+            x,
+            self.players,
             self.batch_size,
         )
-        return out

@@ -31,7 +31,7 @@ from shapiq_spex.games._torch import (
     max_sequence_length,
     model_device,
     output_logits,
-    run_batched,
+    run_length_sorted,
 )
 from shapiq_spex.spectra.spectrum import check_coalitions
 from shapiq_spex.text.masking import MaskedBatch, MaskStrategy, TextMasker
@@ -343,18 +343,15 @@ class GenerationLogProbGame(Game):
             ``(m, n_answer)`` float64: ``log p(answer_t | masked prompt, answer_<t)``.
         """
         x = check_coalitions(coalitions, self.players.n_players)
-        order = np.argsort(self.players.token_mask(x).sum(axis=1), kind="stable")
-        xs = x[order]
-        out = np.empty((x.shape[0], self.answer_ids.size), dtype=np.float64)
-        out[order] = run_batched(
-            lambda sl: self._token_log_probs(
-                self.masker(xs[sl], padding_side="left", suffix_ids=self.answer_ids)
+        return run_length_sorted(
+            lambda block: self._token_log_probs(
+                self.masker(block, padding_side="left", suffix_ids=self.answer_ids)
             ),
-            xs.shape[0],
+            x,
+            self.players,
             self.batch_size,
             width=self.answer_ids.size,
         )
-        return out
 
     def value_function(self, coalitions) -> np.ndarray:
         """Answer log-probability (sum or mean over its tokens) for a batch of coalitions.

@@ -25,7 +25,7 @@ from shapiq_spex.games._torch import (
     model_device,
     output_logits,
     resolve_class,
-    run_batched,
+    run_length_sorted,
     score_logits,
 )
 from shapiq_spex.spectra.spectrum import check_coalitions
@@ -170,14 +170,9 @@ class TextClassificationGame(Game):
         return score_logits(self._logits(ids, mask), self.target_class, self.output)
 
     def _values(self, x: np.ndarray) -> np.ndarray:
-        # sort by length so that each batch pads to similar lengths; restore the order after
-        order = np.argsort(self.players.token_mask(x).sum(axis=1), kind="stable")
-        xs = x[order]
-        out = np.empty(x.shape[0], dtype=np.float64)
-        out[order] = run_batched(
-            lambda sl: self._forward(self.masker(xs[sl])), xs.shape[0], self.batch_size
+        return run_length_sorted(
+            lambda block: self._forward(self.masker(block)), x, self.players, self.batch_size
         )
-        return out
 
     def value_function(self, coalitions) -> np.ndarray:
         """Scores of the target class for a batch of coalitions.
