@@ -36,7 +36,18 @@ import numpy as np
 from shapiq_spex.codes.gf2m import MAX_M, GF2m
 from shapiq_spex.exceptions import InvalidParameterError
 
-__all__ = ["BCHCode", "code_parameters", "parity_length"]
+__all__ = ["BCHCode", "as_bits", "code_parameters", "parity_length"]
+
+
+def as_bits(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` as bool if it is boolean or an integer array of 0/1, else raise naming ``name``."""
+    if arr.dtype == bool:
+        return arr
+    if not np.issubdtype(arr.dtype, np.integer) or (arr.size and (arr.min() < 0 or arr.max() > 1)):
+        msg = f"The '{name}' parameter must be boolean or hold only 0/1. Got {arr.dtype}."
+        raise InvalidParameterError(msg)
+    return arr.astype(bool)
+
 
 # Row chunks of encode_parity are sized so that the float32 copy stays near this many entries.
 _ENCODE_CHUNK_ENTRIES = 1 << 22
@@ -287,14 +298,7 @@ class BCHCode:
                 f"Got shape {arr.shape}."
             )
             raise InvalidParameterError(msg)
-        if arr.dtype != bool:
-            if not np.issubdtype(arr.dtype, np.integer) or (
-                arr.size and (arr.min() < 0 or arr.max() > 1)
-            ):
-                msg = f"The '{name}' parameter must be boolean or hold only 0/1. Got {arr.dtype}."
-                raise InvalidParameterError(msg)
-            arr = arr.astype(bool)
-        return arr
+        return as_bits(arr, name)
 
     def encode_parity(self, messages) -> np.ndarray:
         """Parity bits ``P k mod 2`` of each message.

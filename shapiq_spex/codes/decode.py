@@ -38,7 +38,7 @@ from math import comb
 
 import numpy as np
 
-from shapiq_spex.codes.bch import BCHCode
+from shapiq_spex.codes.bch import BCHCode, as_bits
 from shapiq_spex.exceptions import InvalidParameterError
 
 __all__ = ["DecodeResult", "chase_candidates", "chase_patterns", "decode", "syndromes"]
@@ -156,13 +156,7 @@ def _check_words(code: BCHCode, parity_bits) -> np.ndarray:
             f"(p = {code.p} parity bits). Got shape {bits.shape}."
         )
         raise InvalidParameterError(msg)
-    if bits.dtype != bool:
-        if not np.issubdtype(bits.dtype, np.integer) or (
-            bits.size and (bits.min() < 0 or bits.max() > 1)
-        ):
-            msg = f"The 'parity_bits' parameter must be boolean or hold only 0/1. Got {bits.dtype}."
-            raise InvalidParameterError(msg)
-        bits = bits.astype(bool)
+    bits = as_bits(bits, "parity_bits")
     return bits
 
 
@@ -379,13 +373,7 @@ def chase_candidates(parity_bits, reliability, depth: int, max_flips: int | None
             f"(n_words, p). Got {bits.shape} and {rel.shape}."
         )
         raise InvalidParameterError(msg)
-    if bits.dtype != bool:
-        if not np.issubdtype(bits.dtype, np.integer) or (
-            bits.size and (bits.min() < 0 or bits.max() > 1)
-        ):
-            msg = f"The 'parity_bits' parameter must be boolean or hold only 0/1. Got {bits.dtype}."
-            raise InvalidParameterError(msg)
-        bits = bits.astype(bool)
+    bits = as_bits(bits, "parity_bits")
     if np.isnan(rel).any():
         msg = "The 'reliability' parameter must not contain NaN."
         raise InvalidParameterError(msg)
