@@ -50,6 +50,10 @@ class ApproximationReport:
         faithfulness_r2: R² of ``spectrum_`` on the held-out coalitions (NaN if none were left).
         support_size: number of terms in ``spectrum_``.
         random_state: the seed as given.
+        empty_value: the game's own value of the empty coalition when it was queried (NaN if
+            not). The returned ``InteractionValues`` carry the *surrogate's* value there as
+            ``baseline_value``, so that they rebuild ``spectrum_``; the two differ by the
+            surrogate's error at the empty coalition.
         details: method-specific numbers (design sizes, decoder statistics, ...).
     """
 
@@ -62,6 +66,7 @@ class ApproximationReport:
     faithfulness_r2: float = float("nan")
     support_size: int = 0
     random_state: Any = None
+    empty_value: float = float("nan")
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -246,7 +251,7 @@ class SparseApproximator(Approximator):
             caller=caller,
             budget=budget,
             start=start,
-            baseline=float(values[0]),
+            empty_value=float(values[0]),
             details={"exact": True},
             faithfulness_r2=1.0,  # an exact transform of every coalition's value
         )
@@ -258,7 +263,7 @@ class SparseApproximator(Approximator):
         caller: GameCaller,
         budget: int,
         start: float,
-        baseline: float | None,
+        empty_value: float | None,
         details: dict[str, Any],
         n_holdout: int = 0,
         faithfulness_r2: float = float("nan"),
@@ -266,7 +271,12 @@ class SparseApproximator(Approximator):
         """Store the spectrum and its report, and convert to the requested index.
 
         ``start`` is the ``time.perf_counter()`` of the ``approximate`` call: the report's total
-        time includes the conversion.
+        time includes the conversion. ``empty_value`` is the game's value of the empty coalition
+        (``None`` if it was not queried); it goes into the report only. The returned values are
+        built from ``spectrum`` alone, their ``baseline_value`` included (the surrogate's value
+        of the empty coalition), so that they reproduce the surrogate: with the game's value
+        there instead, every prediction rebuilt from the Möbius values would be shifted by the
+        surrogate's error at the empty coalition.
         """
         report = ApproximationReport(
             method=self.method_name,
@@ -277,6 +287,7 @@ class SparseApproximator(Approximator):
             faithfulness_r2=faithfulness_r2,
             support_size=len(spectrum),
             random_state=self._random_state,
+            empty_value=float("nan") if empty_value is None else float(empty_value),
             details=details,
         )
         self.spectrum_ = spectrum
@@ -288,7 +299,7 @@ class SparseApproximator(Approximator):
             self.index,
             order,
             min_order=order if self.top_order else 0,
-            baseline_value=baseline,
+            baseline_value=None,
             estimated=True,
             estimation_budget=report.queries,
         )

@@ -326,7 +326,7 @@ class HybridSPEX(SparseApproximator):
             candidates=lambda sup, coef: union_candidates(stage.peeled, (sup, coef)),
         )
         empty = np.flatnonzero(~train.any(axis=1))
-        baseline = float(y_train[empty[0]]) if empty.size else None
+        empty_value = float(y_train[empty[0]]) if empty.size else None
         details = {
             "structured_queries": int(structured.shape[0]),
             "random_queries": int(n_rand),
@@ -341,7 +341,7 @@ class HybridSPEX(SparseApproximator):
             caller=caller,
             budget=budget,
             start=start,
-            baseline=baseline,
+            empty_value=empty_value,
             details=details,
             n_holdout=n_hold,
             faithfulness_r2=holdout_r2(refined.spectrum, hold, y_hold),

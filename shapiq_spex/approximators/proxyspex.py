@@ -330,7 +330,7 @@ class ProxySPEX(SparseApproximator):
             caller=caller,
             budget=budget,
             start=start,
-            baseline=float(y_train[0]),
+            empty_value=float(y_train[0]),
             details=details,
             n_holdout=n_hold,
             faithfulness_r2=holdout_r2(refined.spectrum, hold, y_hold),

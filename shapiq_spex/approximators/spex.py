@@ -296,7 +296,7 @@ class SPEX(SparseApproximator):
             caller=caller,
             budget=budget,
             start=start,
-            baseline=fit.empty_value,
+            empty_value=fit.empty_value,
             details=fit.details,
             n_holdout=n_holdout,
             faithfulness_r2=r2,
