@@ -41,7 +41,7 @@ class CountingGame:
 
 
 @pytest.mark.parametrize("index", SUPPORTED_INDICES)
-def test_every_index_exact_on_noiseless_game(index):
+def test_every_index_exact_on_noiseless_game(index, exact_values):
     n = 12
     game = CountingGame(n, random_terms(n, 12, 3, seed=1))
     order = 1 if index in ("SV", "BV") else 3
@@ -49,7 +49,7 @@ def test_every_index_exact_on_noiseless_game(index):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         iv = approx.approximate(4000, game)
-        truth = shapiq.ExactComputer(game.spectrum.evaluate, n)(index, order)
+    truth = exact_values(game.spectrum.evaluate, n, index, order)
     truth_dict = dict(truth.interactions)
     if index == "Moebius":
         truth_dict = {k: v for k, v in truth_dict.items() if len(k) <= order}

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
-import shapiq
 
 from shapiq_spex import SPEX, HybridSPEX, ProxySPEX
 from shapiq_spex.exceptions import InvalidParameterError
@@ -92,7 +90,7 @@ class Counting:
 
 @pytest.mark.parametrize("cls", [SPEX, ProxySPEX, HybridSPEX])
 @pytest.mark.parametrize("index", SUPPORTED_INDICES)
-def test_a_budget_of_all_coalitions_gives_exact_values(cls, index):
+def test_a_budget_of_all_coalitions_gives_exact_values(cls, index, exact_values):
     n = 7
     game = Counting(dense_game(n, seed=1), n)
     order = 1 if index in ("SV", "BV") else 3
@@ -100,9 +98,7 @@ def test_a_budget_of_all_coalitions_gives_exact_values(cls, index):
     iv = approx.approximate(1000, game)
     assert game.calls == approx.report_.queries == 2**n == iv.estimation_budget
     assert approx.report_.details == {"exact": True}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        truth = shapiq.ExactComputer(game.game, n)(index, order)
+    truth = exact_values(game.game, n, index, order)
     want = {k: v for k, v in truth.interactions.items() if len(k) <= order}
     keys = set(want) | set(iv.interactions)
     assert max(abs(want.get(k, 0.0) - iv[k]) for k in keys) < 1e-9
