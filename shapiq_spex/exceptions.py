@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BudgetTooSmallError",
     "DecodingWarning",
+    "GameIdentityError",
     "InvalidGameError",
     "InvalidParameterError",
     "SpexError",
@@ -25,6 +26,10 @@ class BudgetTooSmallError(SpexError, ValueError):
 
 class InvalidGameError(SpexError, ValueError):
     """A game returned values of the wrong shape, NaN or inf, or has the wrong number of players."""
+
+
+class GameIdentityError(SpexError, TypeError):
+    """A game cannot describe itself deterministically, so a cache cannot be keyed by it."""
 
 
 class DecodingWarning(UserWarning):
