@@ -7,29 +7,50 @@ special tokens and tokens outside the explained region are never masked). Maskin
 token ids (see :mod:`shapiq_spex.text.masking`), and results map back to the exact characters, also
 with sub-word tokenizers (WordPiece ``##`` pieces, byte-level BPE ``Ġ`` pieces, SentencePiece).
 
+The text is never normalized: spans index the string as given (NFC or NFD alike).
+
 Segmentation rules (regular expressions, no nltk):
 
-* ``"token"``: every non-special token of the tokenizer is a player (span = its offsets).
-* ``"word"``: runs of word characters, with inner apostrophes or hyphens (``don't``,
-  ``co-writer``), and runs of other non-space characters (punctuation) as their own players;
-  see :data:`WORD_PATTERN`.
+* ``"token"``: every non-special token of the tokenizer with a visible character is a player
+  (span = its offsets). Tokens that overlap (byte-level pieces of one character) are one player;
+  a token of only white space or invisible characters belongs to the next player, one of only
+  combining marks to the previous one, and a player's span reaches over the combining marks
+  that follow it (a tokenizer that strips accents still shows ``café``, not ``cafe``).
+* ``"word"``: runs of word characters and combining marks, with inner apostrophes, hyphens and
+  joiners (``don't``, ``co-writer``, ``café`` in NFD, Devanagari with its vowel signs, a Persian
+  word with a zero-width non-joiner), and runs of other visible characters (punctuation, emoji
+  sequences with their joiners and modifiers) as their own players; see :data:`WORD_PATTERN`.
+  Each Chinese or Japanese ideograph (Han character) is a word of its own, as in BERT's
+  tokenizers: there are no spaces to find words by, and one character is the smallest unit that
+  reads as a word. Scripts written without spaces between words whose characters are letters
+  (Thai, Lao, Khmer, Myanmar, Japanese kana) give runs between spaces, often whole phrases: a
+  :class:`UserWarning` suggests ``"token"`` players or spans from a word segmenter.
 * ``"sentence"``: text up to a run of ``.``, ``!``, ``?`` or ``…`` (plus closing quotes or
   brackets) followed by white space, or up to a blank line; surrounding white space is not part of
   the span. Abbreviations such as "Dr." end a sentence too (pass spans to segment differently).
 * a sequence of ``(start, end)`` spans: custom players (sorted, non-overlapping, non-empty).
 
+Unicode rules: a combining mark (categories Mn, Mc, Me) belongs to the character before it and
+never is a player of its own. Invisible characters (format characters, category Cf, such as
+zero-width spaces, left-to-right and right-to-left marks, bidirectional controls and the byte
+order mark; and the Hangul fillers) separate words like white space and are never players;
+only the zero-width joiner and non-joiner, the word joiner, the soft hyphen and emoji tag
+characters join the characters on both sides into one word (or one emoji).
+
 Alignment rules: a token belongs to the player whose span it overlaps. A token that overlaps no
-player (white space only, e.g. a SentencePiece ``▁``) belongs to the next player (the last one
-when none follows). If one token overlaps several players (a tokenizer merging a word with the
-following punctuation), those players are merged into one, since they cannot be masked apart;
-the merged player's span covers them all. A player whose characters the tokenizer drops entirely
-(a zero-width character, say) owns no tokens and cannot change the model's input; it stays a player
+player (white space or invisible characters only, e.g. a SentencePiece ``▁``) belongs to the next
+player (the last one when none follows). If one token overlaps several players (a tokenizer
+merging a word with the following punctuation), those players are merged into one, since they
+cannot be masked apart; the merged player's span covers them all. A player whose characters the
+tokenizer drops entirely owns no tokens and cannot change the model's input; it stays a player
 with no effect. Players are numbered in text order.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -45,18 +66,98 @@ __all__ = [
     "as_text_players",
     "check_fast_tokenizer",
     "sentence_spans",
+    "unspaced_scripts",
     "word_spans",
 ]
 
 Granularity = Literal["token", "word", "sentence"]
 _GRANULARITIES = ("token", "word", "sentence")
 
-#: A word (word characters joined by apostrophes or hyphens) or a run of punctuation.
-WORD_PATTERN = re.compile(r"\w+(?:['\u2019\-]\w+)*|[^\w\s]+")
 
-#: The end of a sentence: terminal punctuation (+ closing quotes/brackets) before white space,
-#: or a blank line.
-SENTENCE_END_PATTERN = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s|$)|\n[ \t\r\f\v]*\n")
+def _ranges(codepoints: Sequence[int]) -> str:
+    r"""A regex character-class body (``\Uxxxxxxxx-\Uyyyyyyyy...``) of sorted code points."""
+    parts = []
+    start = prev = None
+    for cp in [*codepoints, None]:
+        if cp is not None and prev is not None and cp == prev + 1:
+            prev = cp
+            continue
+        if start is not None:
+            parts.append(f"\\U{start:08x}" + (f"-\\U{prev:08x}" if prev > start else ""))
+        start = prev = cp
+    return "".join(parts)
+
+
+def _scan_categories() -> tuple[list[int], list[int]]:
+    r"""Code points of the combining marks (Mn, Mc, Me) and of the format characters (Cf).
+
+    Planes 0, 1 and 14 hold every mark and format character (planes 2 and 3 are ideographs only),
+    so the scan takes milliseconds. Python's own Unicode database is used, as by ``re``'s ``\w``.
+    """
+    marks, formats = [], []
+    for cp in [*range(0x20000), *range(0xE0000, 0xE1000)]:
+        cat = unicodedata.category(chr(cp))
+        if cat[0] == "M":
+            marks.append(cp)
+        elif cat == "Cf":
+            formats.append(cp)
+    return marks, formats
+
+
+_MARKS, _FORMATS = _scan_categories()
+#: Format characters that join their neighbours into one word or emoji: soft hyphen, zero-width
+#: non-joiner and joiner, word joiner, and the emoji tag characters (subdivision flags).
+_JOINERS = frozenset([0x00AD, 0x200C, 0x200D, 0x2060, *range(0xE0020, 0xE0080)])
+#: Hangul fillers: letters to Python's ``\w`` but invisible by design.
+_FILLERS = (0x115F, 0x1160, 0x3164, 0xFFA0)
+#: Han ideographs (CJK unified and compatibility ideographs, radicals, extensions B-H) and the
+#: ideographic iteration marks; each ideograph is a word player of its own.
+_HAN = _ranges(
+    [
+        *range(0x2E80, 0x2FE0),
+        0x3007,
+        *range(0x3021, 0x302A),
+        *range(0x3038, 0x303B),
+        *range(0x3400, 0x4DC0),
+        *range(0x4E00, 0xA000),
+        *range(0xF900, 0xFB00),
+        *range(0x20000, 0x323B0),
+    ]
+)
+_ITERATION = "\u3005\u303b"  # 々 〻 repeat the ideograph before them
+_MARK = _ranges(_MARKS)
+_JOIN = _ranges(sorted(_JOINERS))
+_INVISIBLE = _ranges(sorted({*_FORMATS, *_FILLERS} - _JOINERS))
+_HIDDEN = _ranges(sorted({*_FORMATS, *_FILLERS}))  # invisible or joining: never visible alone
+_WORD_CHAR = f"[^\\W{_HAN}{_HIDDEN}]"
+
+#: A word: word characters with their combining marks, joined by inner apostrophes, hyphens or
+#: joiners; a Han ideograph (with its marks and iteration marks); or a run of other visible
+#: characters (punctuation, symbols, emoji) with their marks and joiners. Invisible characters
+#: end a word, as white space does.
+WORD_PATTERN = re.compile(
+    f"{_WORD_CHAR}(?:{_WORD_CHAR}|[{_MARK}]|(?:[{_JOIN}]+|['\u2019\\-])(?={_WORD_CHAR}))*"
+    f"|[{_HAN}](?:[{_MARK}{_ITERATION}])*"
+    f"|[^\\w\\s{_MARK}{_HIDDEN}](?:[^\\w\\s{_INVISIBLE}])*"
+)
+#: A visible character: not white space, not a combining mark, not invisible.
+_VISIBLE = re.compile(f"[^\\s{_MARK}{_HIDDEN}]")
+_MARK_SET = frozenset(map(chr, _MARKS))
+#: Letters of scripts written without spaces between words (their "words" are phrases).
+_UNSPACED_SCRIPTS = {
+    "Thai": (0x0E01, 0x0E5B),
+    "Lao": (0x0E81, 0x0EDF),
+    "Myanmar": (0x1000, 0x109F),
+    "Khmer": (0x1780, 0x17F9),
+    "Japanese kana": (0x3041, 0x30FF),
+}
+_UNSPACED = re.compile("|".join(f"[\\U{a:08x}-\\U{b:08x}]" for a, b in _UNSPACED_SCRIPTS.values()))
+
+#: The end of a sentence: terminal punctuation (+ closing quotes/brackets) before white space
+#: (invisible characters may come between), or a blank line.
+SENTENCE_END_PATTERN = re.compile(
+    f"[.!?\u2026]+[\"'\u201d\u2019)\\]]*(?=[{_INVISIBLE}]*(?:\\s|$))|\n[ \t\r\f\v]*\n"
+)
 
 
 def check_fast_tokenizer(tokenizer, *, name: str = "tokenizer") -> None:
@@ -74,6 +175,8 @@ def check_fast_tokenizer(tokenizer, *, name: str = "tokenizer") -> None:
 def word_spans(text: str, start: int = 0, end: int | None = None) -> np.ndarray:
     """Character spans of the words (and punctuation runs) of ``text[start:end]``.
 
+    See the module docstring for the rules (combining marks, invisible characters, Han).
+
     Returns:
         ``(n_words, 2)`` int64 array of ``(start, end)`` offsets into ``text``.
     """
@@ -82,8 +185,29 @@ def word_spans(text: str, start: int = 0, end: int | None = None) -> np.ndarray:
     return np.array(spans, dtype=np.int64).reshape(-1, 2)
 
 
+def _visible_bounds(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``text[start:end]`` without white space and invisible characters at its ends.
+
+    Combining marks after the last visible character stay (they belong to it); ``None`` when the
+    piece has no visible character.
+    """
+    first = _VISIBLE.search(text, start, end)
+    if first is None:
+        return None
+    last = end - 1
+    while not _VISIBLE.match(text, last, end):
+        last -= 1
+    stop = last + 1
+    while stop < end and text[stop] in _MARK_SET:
+        stop += 1
+    return first.start(), stop
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> np.ndarray:
     """Character spans of the sentences of ``text[start:end]`` (white space trimmed).
+
+    Invisible characters at a sentence's ends are trimmed like white space, and a piece without
+    any visible character is no sentence.
 
     Returns:
         ``(n_sentences, 2)`` int64 array of ``(start, end)`` offsets into ``text``.
@@ -93,14 +217,26 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> np.ndar
     spans = []
     prev = start
     for cut in [*cuts, end]:
-        piece = text[prev:cut]
-        stripped_left = len(piece) - len(piece.lstrip())
-        stripped_right = len(piece) - len(piece.rstrip())
-        s, e = prev + stripped_left, cut - stripped_right
-        if e > s:
-            spans.append((s, e))
+        bounds = _visible_bounds(text, prev, cut)
+        if bounds is not None:
+            spans.append(bounds)
         prev = cut
     return np.array(spans, dtype=np.int64).reshape(-1, 2)
+
+
+def unspaced_scripts(text: str, start: int = 0, end: int | None = None) -> list[str]:
+    """Names of the scripts written without spaces between words used in ``text[start:end]``.
+
+    For these (Thai, Lao, Myanmar, Khmer, Japanese kana) ``"word"`` players are the runs between
+    spaces and punctuation, often whole phrases.
+    """
+    end = len(text) if end is None else end
+    found = {m.group() for m in _UNSPACED.finditer(text, start, end)}
+    return [
+        name
+        for name, (lo, hi) in _UNSPACED_SCRIPTS.items()
+        if any(lo <= ord(c) <= hi for c in found)
+    ]
 
 
 def _check_spans(spans, text: str, region: tuple[int, int]) -> np.ndarray:
@@ -221,9 +357,19 @@ class TextPlayers:
                 raise InvalidParameterError(msg)
             self.granularity = granularity
             if granularity == "token":
-                spans = self.offsets[in_region]
+                spans, token_player = _token_players(text, self.offsets, in_region, region[1])
             elif granularity == "word":
                 spans = word_spans(text, *region)
+                scripts = unspaced_scripts(text, *region)
+                if scripts:
+                    msg = (
+                        f"The text is written (partly) in {', '.join(scripts)}, without spaces "
+                        "between words: 'word' players are the runs between spaces and "
+                        "punctuation, often whole phrases. Use 'token' players (shapiq-spex "
+                        "explain --players token) or pass the (start, end) spans of a word "
+                        "segmenter as players."
+                    )
+                    warnings.warn(msg, UserWarning, stacklevel=2)
             else:
                 spans = sentence_spans(text, *region)
         else:
@@ -237,10 +383,7 @@ class TextPlayers:
             )
             raise InvalidParameterError(msg)
 
-        if self.granularity == "token":
-            token_player = np.full(self.input_ids.shape[0], -1, dtype=np.int64)
-            token_player[in_region] = np.arange(int(in_region.sum()))
-        else:
+        if self.granularity != "token":
             spans, token_player = _align(spans, self.offsets, in_region)
         self.spans = spans
         self.token_player = token_player
@@ -289,6 +432,57 @@ class TextPlayers:
         owned = self.token_player >= 0
         keep[:, owned] = x[:, self.token_player[owned]]
         return keep
+
+
+def _token_players(text: str, offsets: np.ndarray, in_region: np.ndarray, stop: int):
+    """Token players: one per visible token, with invisible and mark-only tokens attached.
+
+    Args:
+        text: the text.
+        offsets: ``(L, 2)`` token offsets.
+        in_region: ``(L,)`` bool, the non-special tokens of the explained region.
+        stop: the end of the explained region (spans reach over marks up to it, not beyond).
+
+    Returns:
+        ``(spans, token_player)``: ``(n, 2)`` int64 spans and ``(L,)`` int64 player per token
+        (``-1`` outside the region); see the module docstring for the rules.
+    """
+    token_player = np.full(offsets.shape[0], -1, dtype=np.int64)
+    spans: list[list[int]] = []
+    pending: list[int] = []  # tokens waiting for the next player
+    for t in np.flatnonzero(in_region).tolist():
+        s, e = int(offsets[t, 0]), int(offsets[t, 1])
+        if e > s and _VISIBLE.search(text, s, e):
+            if spans and s < spans[-1][1]:  # byte-level pieces of the same characters
+                spans[-1][1] = max(spans[-1][1], e)
+            else:
+                spans.append([s, e])
+        elif (
+            e > s
+            and spans
+            and not pending
+            and s <= spans[-1][1]
+            and any(c in _MARK_SET for c in text[s:e])
+        ):  # combining marks right after a player: they modify its last character
+            spans[-1][1] = max(spans[-1][1], e)
+        else:
+            pending.append(t)
+            continue
+        token_player[[*pending, t]] = len(spans) - 1
+        pending = []
+    if pending and spans:
+        token_player[pending] = len(spans) - 1
+    # no white space or invisible characters at the ends (a BPE piece's leading space)
+    spans = [_visible_bounds(text, s, e) for s, e in spans]
+    arr = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    # reach over combining marks no token covers (a tokenizer that strips accents)
+    stops = [*arr[1:, 0].tolist(), stop]
+    for i in range(arr.shape[0]):
+        end = int(arr[i, 1])
+        while end < stops[i] and text[end] in _MARK_SET:
+            end += 1
+        arr[i, 1] = end
+    return arr, token_player
 
 
 def _align(spans: np.ndarray, offsets: np.ndarray, in_region: np.ndarray):

@@ -1,7 +1,13 @@
+# ruff: noqa: RUF001  (texts in many scripts are what these tests are about)
 from __future__ import annotations
+
+import unicodedata
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.text import TextPlayers, sentence_spans, word_spans
@@ -11,6 +17,8 @@ pytestmark = pytest.mark.llm
 TEXT = (
     "The film's opening is slow, but the ending is wonderful!  I don't think the co-writer helped."
 )
+#: White space and the invisible characters of the tests' texts (belong to no player's span).
+BLANK = " \t\n\u200b\u200e\u200f\u200d\ufeff"
 TOKENIZERS = ["minilm_tokenizer", "word_tokenizer", "lm_tokenizer", "bpe_tokenizer"]
 
 
@@ -33,9 +41,9 @@ def check_alignment(players: TextPlayers) -> None:
         for t in toks:
             ts, te = players.offsets[t]
             piece = text[ts:te]
-            lead = len(piece) - len(piece.lstrip())
-            trail = len(piece) - len(piece.rstrip())
-            if piece.strip():
+            lead = len(piece) - len(piece.lstrip(BLANK))
+            trail = len(piece) - len(piece.rstrip(BLANK))
+            if piece.strip(BLANK):
                 assert s <= ts + lead, (players.tokens[t], players.names[p])
                 assert te - trail <= e, (players.tokens[t], players.names[p])
 
@@ -46,9 +54,11 @@ def test_spans_and_token_alignment(request, tok_name, granularity):
     tok = request.getfixturevalue(tok_name)
     players = TextPlayers(TEXT, tok, granularity)
     check_alignment(players)
-    n_nonspecial = int((~players.special_tokens_mask).sum())
-    if granularity == "token":
-        assert players.n_players == n_nonspecial
+    visible = [
+        bool(TEXT[s:e].strip()) for s, e in players.offsets[~players.special_tokens_mask].tolist()
+    ]
+    if granularity == "token":  # white-space-only tokens (BPE) belong to the next player
+        assert players.n_players == sum(visible)
     elif granularity == "sentence":
         assert players.names == [
             "The film's opening is slow, but the ending is wonderful!",
@@ -138,3 +148,132 @@ def test_errors(word_tokenizer):
     players = TextPlayers("great film", word_tokenizer)
     with pytest.raises(InvalidParameterError, match="player"):
         players.player_tokens(5)
+
+
+# ------------------------------------------------------------------ Unicode
+NFD_CAFE = unicodedata.normalize("NFD", "café")
+assert len(NFD_CAFE) == 5  # "cafe" + U+0301 COMBINING ACUTE ACCENT
+
+UNICODE_WORDS = [
+    (f"un {NFD_CAFE} noir", ["un", NFD_CAFE, "noir"]),
+    ("good\u200b movie\u200bgreat", ["good", "movie", "great"]),  # zero-width spaces
+    ("\u200fשלום עולם\u200f!", ["שלום", "עולם", "!"]),  # right-to-left marks
+    ("\u202bمرحبا\u202c بالعالم", ["مرحبا", "بالعالم"]),  # bidi embedding and pop
+    ("\ufeffByte order mark", ["Byte", "order", "mark"]),
+    ("नमस्ते दुनिया", ["नमस्ते", "दुनिया"]),  # Devanagari vowel signs and virama (Mn, Mc)
+    ("می\u200cخواهم بروم", ["می\u200cخواهم", "بروم"]),  # Persian zero-width non-joiner
+    ("co\u00adoperate now", ["co\u00adoperate", "now"]),  # soft hyphen
+    ("\u0301orphan mark", ["orphan", "mark"]),  # a mark with no base is no player
+    ("a\u3164b \u3164 c", ["a", "b", "c"]),  # Hangul filler (a letter to \w, but invisible)
+    ("family 👨\u200d👩\u200d👧 ok 👍🏽", ["family", "👨\u200d👩\u200d👧", "ok", "👍🏽"]),
+    ("我喜欢这部电影，但是结局很糟糕。",
+     ["我", "喜", "欢", "这", "部", "电", "影", "，",
+      "但", "是", "结", "局", "很", "糟", "糕", "。"]),
+    ("人々は言う", ["人々", "は", "言", "う"]),  # the iteration mark repeats its ideograph
+    ("It's a state-of-the-art film, isn\u2019t it?",
+     ["It's", "a", "state-of-the-art", "film", ",", "isn\u2019t", "it", "?"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "words"), UNICODE_WORDS)
+def test_unicode_word_rules(text, words):
+    """Marks stay with their base, invisible characters separate words, Han is per character."""
+    spans = word_spans(text)
+    assert [text[s:e] for s, e in spans.tolist()] == words
+
+
+SENTENCES = [
+    ("Hello.\u200b \u200fNext one.\u200e", ["Hello.", "Next one."]),
+    ("Fin du film, cafe\u0301", ["Fin du film, cafe\u0301"]),  # the trailing mark stays
+    ("One. \u200b\u200b", ["One."]),  # a piece with only invisible characters is no sentence
+]
+
+
+@pytest.mark.parametrize(("text", "sentences"), SENTENCES)
+def test_unicode_sentence_rules(text, sentences):
+    assert [text[s:e] for s, e in sentence_spans(text).tolist()] == sentences
+
+
+def visible(piece: str) -> bool:
+    """Some character that is not white space, a combining mark or a format character."""
+    return any(
+        not c.isspace() and unicodedata.category(c)[0] != "M" and unicodedata.category(c) != "Cf"
+        for c in piece
+    )
+
+
+ALPHABET = [*"aeoknst ,.!?", "\u0301", "\u0308", "\u200b", "\u200f", "\u200d", "\u00ad",
+            "é", "ñ", "我", "影", "क", "ि", "्", "ש", "\n", "ö", "≠", "ự"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=40).map("".join))
+def test_no_player_is_a_mark_or_an_invisible_character(text):
+    """Words and sentences always hold a visible character; NFC and NFD give the same players."""
+    for fn in (word_spans, sentence_spans):
+        spans = fn(text)
+        names = [text[s:e] for s, e in spans.tolist()]
+        assert all(visible(name) for name in names), names
+        assert np.all(spans[:, 1] > spans[:, 0])
+        assert np.all(spans[1:, 0] >= spans[:-1, 1])
+        for form in ("NFC", "NFD"):
+            other = unicodedata.normalize(form, text)
+            names_other = [other[s:e] for s, e in fn(other).tolist()]
+            assert [unicodedata.normalize("NFC", w) for w in names_other] == [
+                unicodedata.normalize("NFC", w) for w in names
+            ]
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS)
+@pytest.mark.parametrize("granularity", ["token", "word", "sentence"])
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_unicode_players_with_real_tokenizers(request, tok_name, granularity, form):
+    """Exact spans of the original text, no invisible or mark-only player, NFC = NFD players."""
+    tok = request.getfixturevalue(tok_name)
+    base = "Un café\u200b très noir. \u200fשלום\u200f ! नमस्ते, 我喜欢 ok\u200d"
+    text = unicodedata.normalize(form, base)
+    players = TextPlayers(text, tok, granularity)
+    check_alignment(players)
+    assert all(visible(name) for name in players.names), players.names
+    # every non-special token belongs to some player (invisible ones to a neighbour)
+    assert np.all(players.token_player[~players.special_tokens_mask] >= 0)
+    other = TextPlayers(unicodedata.normalize("NFC", base), tok, granularity)
+    if granularity != "token":  # token players follow the tokenizer, which may differ
+        assert [unicodedata.normalize("NFC", w) for w in players.names] == other.names
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS)
+def test_token_players_keep_their_accents(request, tok_name):
+    """A tokenizer that strips or splits off an accent still gives the player 'café'."""
+    tok = request.getfixturevalue(tok_name)
+    text = f"{NFD_CAFE} noir"
+    players = TextPlayers(text, tok, "token")
+    assert NFD_CAFE in players.names or any(name.endswith("e\u0301") for name in players.names), (
+        players.names
+    )
+    assert not any(name == "\u0301" for name in players.names)
+
+
+def test_invisible_tokens_belong_to_the_next_player(bpe_tokenizer):
+    """Byte-level BPE keeps a zero-width space as tokens of its own; they are no player."""
+    text = "the\u200b ending"
+    players = TextPlayers(text, bpe_tokenizer, "token")
+    zwsp = [t for t, (s, e) in enumerate(players.offsets.tolist()) if text[s:e].strip() == "\u200b"]
+    assert zwsp  # the tokenizer does give the zero-width space tokens of its own
+    assert all(visible(name) for name in players.names)
+    assert "".join(players.names) == "theending"  # no white space or ZWSP in any player
+    ending = players.token_player[zwsp[0]]
+    assert text[slice(*players.spans[ending])].startswith("e")
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [("สวัสดีครับ ผมชอบหนัง", "Thai"), ("私は映画が好きです。", "Japanese kana")],
+)
+def test_unspaced_scripts_warn_and_suggest_token_players(minilm_tokenizer, text, script):
+    with pytest.warns(UserWarning, match=f"{script}.*'token' players"):
+        TextPlayers(text, minilm_tokenizer, "word")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextPlayers(text, minilm_tokenizer, "token")
+        TextPlayers("我喜欢这部电影。", minilm_tokenizer, "word")  # Han: one player per character
