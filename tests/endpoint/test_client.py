@@ -1,0 +1,287 @@
+"""EndpointClient against a real local HTTP server that answers from a script.
+
+The server is a stdlib ``ThreadingHTTPServer`` on 127.0.0.1: each request takes the next
+scripted answer (status, JSON body, headers, delay) and is recorded (headers, body), so retries,
+backoff, rate limits, concurrency and the API-key handling are tested on real HTTP.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import pickle
+import threading
+import time
+
+import pytest
+
+from shapiq_spex.endpoint.client import (
+    EndpointClient,
+    EndpointQuotaError,
+    EndpointRequestError,
+    EndpointUnavailableError,
+    RateLimiter,
+    RetryPolicy,
+    retryable_status,
+)
+from shapiq_spex.endpoint.llama_server import free_port
+from shapiq_spex.exceptions import InvalidParameterError
+
+OK = {"choices": [{"text": "hi"}], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}
+FAST = RetryPolicy(max_retries=4, backoff_base_s=0.01, backoff_max_s=0.02)
+
+
+class ScriptedServer:
+    """Answers requests from a list of (status, body, headers, delay_s); then 200 OK."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, object, dict, float]] = []
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"null")
+                with owner.lock:
+                    owner.requests.append({"headers": dict(self.headers), "body": body})
+                    step = owner.script.pop(0) if owner.script else (200, OK, {}, 0.0)
+                    owner.in_flight += 1
+                    owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+                status, answer, headers, delay = step
+                time.sleep(delay)
+                with owner.lock:
+                    owner.in_flight -= 1
+                if isinstance(answer, dict) and "echo_index" in answer:
+                    answer = {**OK, "index": body["i"]}
+                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST  # noqa: N815
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = ScriptedServer()
+    yield s
+    s.close()
+
+
+def error(message: str, code: str | None = None) -> dict:
+    return {"error": {"message": message, "type": "error", "code": code}}
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_retries_429_and_5xx_then_succeeds(server, status):
+    server.script = [(status, error("busy"), {}, 0.0)] * 2
+    with EndpointClient(server.url, retry=FAST) as client:
+        assert client.post("/completions", {"i": 0}) == OK
+        usage = client.usage
+    assert len(server.requests) == 3
+    assert (usage.requests, usage.attempts, usage.retries) == (1, 3, 2)
+    assert usage.retries_by_cause == {str(status): 2}
+    assert (usage.prompt_tokens, usage.completion_tokens) == (7, 2)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 501])
+def test_request_errors_are_never_retried(server, status):
+    server.script = [(status, error("bad field 'foo'"), {}, 0.0)]
+    with EndpointClient(server.url, retry=FAST) as client:
+        with pytest.raises(EndpointRequestError, match="bad field 'foo'") as info:
+            client.post("/completions", {})
+        assert client.usage.failed == 1
+    assert info.value.status == status
+    assert len(server.requests) == 1
+
+
+def test_quota_429_is_not_retried(server):
+    server.script = [(429, error("You exceeded your quota", "insufficient_quota"), {}, 0.0)]
+    with (
+        EndpointClient(server.url, retry=FAST) as client,
+        pytest.raises(EndpointQuotaError, match=r"quota is used up.*run the same command again"),
+    ):
+        client.post("/completions", {})
+    assert len(server.requests) == 1
+
+
+def test_retry_after_is_honoured(server):
+    server.script = [(429, error("slow down"), {"Retry-After": "0.3"}, 0.0)]
+    with EndpointClient(server.url, retry=FAST) as client:
+        start = time.perf_counter()
+        client.post("/completions", {})
+        took = time.perf_counter() - start
+        usage = client.usage
+    assert usage.retry_wait_s == pytest.approx(0.3)
+    assert took >= 0.3
+
+
+def test_retries_exhausted_raise_unavailable(server):
+    server.script = [(503, error("down"), {}, 0.0)] * 10
+    with (
+        EndpointClient(server.url, retry=FAST) as client,
+        pytest.raises(EndpointUnavailableError, match=r"failed 5 times.*HTTP 503: down"),
+    ):
+        client.post("/completions", {})
+    assert len(server.requests) == 5
+
+
+def test_connection_refused_is_a_quick_clear_error():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with EndpointClient(url, retry=FAST) as client:
+        start = time.perf_counter()
+        with pytest.raises(EndpointUnavailableError, match="is the server running"):
+            client.post("/completions", {})
+        assert time.perf_counter() - start < 5
+        assert client.usage.retries_by_cause == {"connection": 4}
+
+
+def test_timeout_is_retried_as_timeout(server):
+    server.script = [(200, OK, {}, 1.0)]
+    with EndpointClient(server.url, retry=FAST, timeout_s=0.3) as client:
+        assert client.post("/completions", {}) == OK
+        assert client.usage.retries_by_cause == {"timeout": 1}
+
+
+def test_non_json_answer_is_a_request_error(server):
+    server.script = [(200, b"<html>hello</html>", {}, 0.0)]
+    with (
+        EndpointClient(server.url, retry=FAST) as client,
+        pytest.raises(EndpointRequestError, match="not JSON"),
+    ):
+        client.post("/completions", {})
+
+
+def test_api_key_from_env_is_sent_and_never_stored(server, monkeypatch):
+    monkeypatch.setenv("SHAPIQ_SPEX_TEST_KEY", "sk-secret-123")
+    client = EndpointClient(server.url, api_key_env="SHAPIQ_SPEX_TEST_KEY", retry=FAST)
+    client.post("/completions", {})
+    assert server.requests[0]["headers"]["Authorization"] == "Bearer sk-secret-123"
+    blob = pickle.dumps(client)
+    assert b"sk-secret-123" not in blob
+    assert "sk-secret-123" not in repr(client)
+    assert "sk-secret-123" not in json.dumps(client.usage.as_dict())
+    client.close()
+    monkeypatch.setenv("SHAPIQ_SPEX_TEST_KEY", "sk-rotated")
+    clone = pickle.loads(blob)  # re-reads the variable
+    clone.post("/completions", {})
+    assert server.requests[1]["headers"]["Authorization"] == "Bearer sk-rotated"
+    clone.close()
+
+
+def test_unset_key_variable_is_refused(monkeypatch):
+    monkeypatch.delenv("SHAPIQ_SPEX_NO_SUCH_KEY", raising=False)
+    with pytest.raises(InvalidParameterError, match="SHAPIQ_SPEX_NO_SUCH_KEY"):
+        EndpointClient("http://127.0.0.1:1/v1", api_key_env="SHAPIQ_SPEX_NO_SUCH_KEY")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"base_url": "127.0.0.1:8000"}, "http"),
+        ({"base_url": "http://user:pw@127.0.0.1/v1"}, "credentials"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"timeout_s": -1}, "timeout_s"),
+        ({"requests_per_minute": 0}, "requests_per_minute"),
+        ({"price_per_million_tokens": (1.0,)}, "price_per_million_tokens"),
+        ({"headers": {"Authorization": "Bearer x"}}, "api_key_env"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    kwargs = {"base_url": "http://127.0.0.1:1/v1", **kwargs}
+    with pytest.raises(InvalidParameterError, match=match):
+        EndpointClient(**kwargs)
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_map_keeps_order_and_bounds_concurrency(server, concurrency):
+    server.script = [(200, {"echo_index": True}, {}, 0.15)] * 9
+    with EndpointClient(server.url, retry=FAST, concurrency=concurrency) as client:
+        out = client.map("/completions", [{"i": i} for i in range(9)])
+    assert [o["index"] for o in out] == list(range(9))
+    assert server.max_in_flight == concurrency
+
+
+def test_map_keeps_answers_that_arrived_before_an_error(server):
+    # the first request fails (400) while two are in flight: they still reach on_result
+    server.script = [(400, error("bad"), {}, 0.2), (200, OK, {}, 0.3), (200, OK, {}, 0.3)]
+    seen = []
+    with (
+        EndpointClient(server.url, retry=FAST, concurrency=3) as client,
+        pytest.raises(EndpointRequestError),
+    ):
+        client.map(
+            "/completions", [{"i": i} for i in range(6)], on_result=lambda i, _: seen.append(i)
+        )
+    # every request the server answered with 200 reached on_result; the rest was cancelled
+    assert len(seen) == len(server.requests) - 1
+    assert 2 <= len(seen) <= 4
+
+
+def test_cost_accounting(server):
+    with EndpointClient(server.url, price_per_million_tokens=(1.0, 4.0)) as client:
+        client.map("/completions", [{"i": i} for i in range(3)])
+        usage = client.usage
+    assert usage.prompt_tokens == 21
+    assert usage.completion_tokens == 6
+    assert usage.cost == pytest.approx((21 * 1.0 + 6 * 4.0) / 1e6)
+    assert "tok=27" in usage.summary()
+
+
+@pytest.mark.parametrize(
+    ("attempt", "u", "after", "expected"),
+    [
+        (0, 0.5, None, 0.25),
+        (3, 1.0, None, 4.0),
+        (10, 1.0, None, 30.0),  # capped
+        (10, 0.0, None, 0.0),  # full jitter reaches 0
+        (0, 0.5, 2.0, 2.0),  # Retry-After wins when longer
+    ],
+)
+def test_backoff_delay(attempt, u, after, expected):
+    assert RetryPolicy().delay(attempt, u, after) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("status", [200, 400, 404, 408, 501, 505])
+def test_not_retryable(status):
+    assert not retryable_status(status)
+
+
+def test_rate_limiter_spaces_requests_and_tokens():
+    now = [0.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        now[0] += s
+
+    limiter = RateLimiter(120, 6000, clock=lambda: now[0], sleep=sleep)
+    starts = []
+    for tokens in (100, 100, 1000, 10):
+        limiter.acquire(tokens)
+        starts.append(now[0])
+    # 120 rpm: 0.5 s apart; 6000 tpm: 100 tokens take 1 s, 1000 tokens 10 s of budget
+    assert starts == pytest.approx([0.0, 1.0, 2.0, 12.0])
+    assert RateLimiter().acquire(10**6) == 0.0
