@@ -210,12 +210,12 @@ def cache_overhead(rows: list[dict], tmp: Path) -> None:
         engine(coalitions)
         modes["memory only"] = time.perf_counter() - start
         path = tmp / f"free{n_players}.sqlite"
-        engine = QueryEngine(game, batch_size=256, progress=False, cache=path, fingerprint="f")
+        engine = QueryEngine(game, batch_size=256, progress=False, cache=path, key="f")
         start = time.perf_counter()
         engine(coalitions)
         modes["cache miss + commit"] = time.perf_counter() - start
         engine.close()
-        engine = QueryEngine(game, batch_size=256, progress=False, cache=path, fingerprint="f")
+        engine = QueryEngine(game, batch_size=256, progress=False, cache=path, key="f")
         start = time.perf_counter()
         engine(coalitions)
         modes["cache hit (new engine)"] = time.perf_counter() - start
@@ -241,10 +241,10 @@ def resume_cost(rows: list[dict], tmp: Path) -> None:
     coalitions = fresh(11, m, n)
     path = tmp / "resume.sqlite"
     game = SleepGame(n, 0.0)
-    with QueryEngine(game, batch_size=256, progress=False, cache=path) as engine:
+    with QueryEngine(game, batch_size=256, progress=False, cache=path, key="sleep") as engine:
         engine(coalitions)
     start = time.perf_counter()
-    with QueryEngine(game, batch_size=256, progress=False, cache=path) as engine:
+    with QueryEngine(game, batch_size=256, progress=False, cache=path, key="sleep") as engine:
         engine(coalitions)
         stats = engine.stats
     wall = time.perf_counter() - start
@@ -370,8 +370,8 @@ def markdown(rows: list[dict], total_s: float) -> str:
                 ("file_mb", "cache file (MB)", ".1f"),
             ],
         ),
-        "A restarted run re-evaluates only the 4 probe coalitions of the automatic fingerprint "
-        "(none with an explicit `fingerprint=`) plus at most the batch in flight per worker "
+        "A restarted run re-evaluates only the 4 probe coalitions of the cache's consistency check "
+        "plus at most the batch in flight per worker "
         "when it was killed (tested with `kill -9` in `tests/engine/test_engine_resume.py`).",
         "",
     ]

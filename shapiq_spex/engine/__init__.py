@@ -22,14 +22,23 @@ if TYPE_CHECKING:
         WorkerError,
     )
     from shapiq_spex.engine.ray_executor import RayExecutor
-    from shapiq_spex.engine.runner import EngineStats, QueryEngine, probe_coalitions
-    from shapiq_spex.engine.store import CacheMismatchError, SQLiteStore, StoreBackend
+    from shapiq_spex.engine.runner import PROBE_RTOL, EngineStats, QueryEngine, probe_coalitions
+    from shapiq_spex.engine.store import (
+        CacheFileError,
+        CacheMismatchError,
+        CacheWriteError,
+        SQLiteStore,
+        StoreBackend,
+    )
 
 __all__ = [
     "EXECUTORS",
+    "PROBE_RTOL",
     "BatchEvaluationError",
     "BatchResult",
+    "CacheFileError",
     "CacheMismatchError",
+    "CacheWriteError",
     "EngineStats",
     "Executor",
     "GameFactory",
@@ -56,9 +65,12 @@ _WHERE = {
     "WorkerError": "executors",
     "EXECUTORS": "executors",
     "EngineStats": "runner",
+    "PROBE_RTOL": "runner",
     "QueryEngine": "runner",
     "probe_coalitions": "runner",
+    "CacheFileError": "store",
     "CacheMismatchError": "store",
+    "CacheWriteError": "store",
     "SQLiteStore": "store",
     "StoreBackend": "store",
 }

@@ -16,10 +16,13 @@ This module imports only numpy and the standard library, so that worker processe
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import multiprocessing
 import numbers
 import os
+import pickle
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -43,6 +46,7 @@ __all__ = [
     "WorkerError",
     "build_game",
     "check_n_workers",
+    "check_picklable",
     "evaluate_batch",
     "make_executor",
     "qualname_of",
@@ -312,6 +316,73 @@ def _process_evaluate(batch: np.ndarray) -> tuple[Any, float]:
     return np.asarray(values), seconds
 
 
+_GUARD_FIX = (
+    "With executor='processes' every worker process starts by importing the main script again "
+    "(the 'spawn' start method, safe with threads and CUDA), so the code that builds and calls the "
+    'engine must sit under `if __name__ == "__main__":` in the script; otherwise each worker '
+    "starts the engine again instead of serving it."
+)
+
+
+def _main_script_lacks_guard() -> str | None:
+    """The main script's path if it has no top-level ``if __name__ == "__main__":``, else None.
+
+    Interactive sessions (no ``__file__``) are not re-imported by workers and need no guard.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return None
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)  # noqa: SIM115
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.If):
+            names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+            consts = {n.value for n in ast.walk(node.test) if isinstance(n, ast.Constant)}
+            if "__name__" in names and "__main__" in consts:
+                return None
+    return str(path)
+
+
+def check_picklable(game_spec: Any, executor: str = "processes") -> None:
+    """Raise a :class:`WorkerError` naming the fix if the workers could not receive ``game_spec``.
+
+    Args:
+        game_spec: the game or :class:`GameFactory` sent to every worker process.
+        executor: the executor's name, for the message.
+
+    Raises:
+        WorkerError: the spec cannot be pickled (a lambda, a local function, an open file or
+            lock), or it refers to objects of an interactive ``__main__`` that workers cannot
+            import.
+    """
+    what = "GameFactory" if isinstance(game_spec, GameFactory) else "game"
+    fix = (
+        "Define the game (and any function it calls) at module level in an importable .py file, "
+        "not as a lambda or a function inside another function; or build it inside each worker "
+        "with GameFactory(module_level_function, *args); or use executor='threads' (same process) "
+        "or 'ray' (which pickles lambdas)."
+    )
+    try:
+        data = pickle.dumps(game_spec)
+    except Exception as err:
+        msg = (
+            f"executor={executor!r} sends the {what} to each worker process by pickling it, and "
+            f"{game_spec!r} cannot be pickled ({type(err).__name__}: {err}). {fix}"
+        )
+        raise WorkerError(msg) from err
+    main = sys.modules.get("__main__")
+    if b"__main__" in data and not getattr(main, "__file__", None):
+        msg = (
+            f"executor={executor!r} sends the {what} to each worker process by pickling it, and "
+            f"{game_spec!r} refers to objects defined in an interactive session (__main__ without "
+            f"a file), which worker processes cannot import. {fix}"
+        )
+        raise WorkerError(msg)
+
+
 class ProcessExecutor(_PoolExecutor):
     """Evaluate batches in ``n_workers`` processes, each holding its own copy of the game.
 
@@ -350,6 +421,16 @@ class ProcessExecutor(_PoolExecutor):
         self.mp_context = mp_context
 
     def _start(self, game_spec: Any) -> None:
+        if self.mp_context != "fork":
+            if getattr(multiprocessing.current_process(), "_inheriting", False):
+                # We are a worker importing the main script, which starts an engine again.
+                msg = f"A worker process tried to start its own worker processes. {_GUARD_FIX}"
+                raise WorkerError(msg)
+            script = _main_script_lacks_guard()
+            if script is not None:
+                msg = f"The script '{script}' has no main guard. {_GUARD_FIX}"
+                raise WorkerError(msg)
+            check_picklable(game_spec)
         context = multiprocessing.get_context(self.mp_context)
         self._pool = cf.ProcessPoolExecutor(
             self.n_workers,
@@ -369,8 +450,9 @@ class ProcessExecutor(_PoolExecutor):
             msg = (
                 f"The {self.n_workers} worker processes could not all build the game within "
                 f"{self.startup_timeout_s} s ({type(err).__name__}: {err}); the worker's own error "
-                "is printed on stderr. Check that the game (or GameFactory) can be pickled and "
-                "built in a fresh process."
+                "is printed on stderr. Check that the game (or GameFactory) can be built in a "
+                "fresh process (that it imports everything it needs), and that the code starting "
+                'the engine sits under `if __name__ == "__main__":`.'
             )
             raise WorkerError(msg) from err
         if len(pids) != self.n_workers:  # pragma: no cover - guaranteed by the barrier

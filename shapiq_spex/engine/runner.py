@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import numbers
 import os
 import sys
 import threading
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,18 +22,30 @@ from shapiq_spex.engine.executors import (
     make_executor,
     qualname_of,
 )
-from shapiq_spex.engine.store import StoreBackend, open_store, pack_coalitions
-from shapiq_spex.exceptions import InvalidGameError, InvalidParameterError
+from shapiq_spex.engine.store import (
+    CacheMismatchError,
+    CacheWriteError,
+    StoreBackend,
+    identity_digest,
+    identity_label,
+    open_store,
+    pack_coalitions,
+)
+from shapiq_spex.exceptions import GameIdentityError, InvalidParameterError
 from shapiq_spex.spectra.spectrum import check_coalitions
+from shapiq_spex.validation import check_game_values
 
-__all__ = ["EngineStats", "QueryEngine", "probe_coalitions"]
+__all__ = ["PROBE_RTOL", "EngineStats", "QueryEngine", "probe_coalitions"]
 
 _PROBE_SEED = 0x5EC7
 _N_RANDOM_PROBES = 2
+#: Relative tolerance of the probe check: float32 models agree to about 7 digits across devices
+#: and batch shapes, a changed model or a nondeterministic game differs far more.
+PROBE_RTOL = 1e-5
 
 
 def probe_coalitions(n_players: int) -> np.ndarray:
-    """The fixed coalitions whose values define the automatic game fingerprint.
+    """The fixed coalitions whose values are re-checked each time an engine binds a cache.
 
     Args:
         n_players: number of players ``n``.
@@ -61,8 +73,8 @@ class EngineStats:
         cache_hits: distinct coalitions read from the persistent cache instead of the game.
         duplicates_saved: rows answered from memory: repeats within a call, and coalitions
             already evaluated, read or probed earlier by this engine.
-        batches: batches sent to the game for callers (fingerprint probes not included).
-        probe_evaluated: coalitions evaluated to compute the automatic fingerprint.
+        batches: batches sent to the game for callers (probe batches not included).
+        probe_evaluated: coalitions evaluated for the probe check of a cache.
         model_time_s: seconds spent inside the game, summed over workers (so it can exceed the
             wall time with parallel executors).
         total_time_s: wall seconds spent in calls of the engine.
@@ -104,21 +116,30 @@ class QueryEngine(Game):
     4. **Validate and commit**: each finished batch is checked (shape ``(b,)``, real, finite) and
        committed to the cache in its own transaction before the next result is handled, so a
        crash or ``kill -9`` loses at most the batches being evaluated (one per worker). Running
-       the same code again resumes: nothing committed is evaluated again.
+       the same code again resumes: nothing committed is evaluated again. :meth:`close` (or
+       leaving a ``with`` block) checkpoints the cache into one complete file.
 
-    **Fingerprint.** A cache file belongs to one game, identified by a fingerprint string. An
-    explicit ``fingerprint=`` always wins (use it for nondeterministic games, or to skip the
-    probe). Otherwise the engine derives ``"<module.qualname>|n=<n>|probe=<hash>"`` from the
-    game's class (or factory function), the number of players and a SHA-256 of the game's values
-    on four fixed probe coalitions (:func:`probe_coalitions`: empty, grand and two fixed random
-    ones). Hashing attributes is not used: pickles of models are neither stable nor cheap, while
-    the probe values change whenever the model, the explained input or the value target does.
-    The probe costs one batch of 4 evaluations each time the engine binds a cache (its values
-    are then cached and reused), and it requires a deterministic game: if values drift in the
-    last bits between runs (some GPU kernels), the file is refused and you should pass an
-    explicit fingerprint. A file holding another game's fingerprint raises
-    :class:`~shapiq_spex.engine.CacheMismatchError` naming both fingerprints; pass a new path or
-    ``overwrite=True`` (deletes the stored values).
+    **Which game a cache belongs to.** A cache file holds the values of one game, identified by
+    ``sha256(json.dumps(identity, sort_keys=True))`` and the number of players. Every game of this
+    package has a ``cache_identity()`` method returning that identity (for a model game: the
+    SHA-256 of the weights and config, the tokenizer, the text, the players, the masking, the
+    output and the target; for a synthetic game: its spectrum and noise key), so
+    ``QueryEngine(game, cache=path)`` needs nothing else. Any other game (a plain callable, a
+    ``shapiq.Game`` from elsewhere, a :class:`~shapiq_spex.engine.GameFactory`) must be given an
+    explicit ``key=`` with a cache: a string that changes whenever the game's values change
+    (``key="sst2-review-17-minilm-v2"``); without one the engine refuses rather than guess. A
+    file holding another identity raises :class:`~shapiq_spex.engine.CacheMismatchError` naming
+    both and the fields that differ; pass a new path (one file per game) or ``overwrite=True``.
+
+    **Probe check.** Each time an engine binds a cache it evaluates four fixed coalitions
+    (:func:`probe_coalitions`: empty, grand and two fixed random ones, one batch) and compares
+    them with the values stored for them, to a relative tolerance of :data:`PROBE_RTOL`. A
+    difference means that the same identity gives other values: a nondeterministic game (dropout
+    left on, sampling), or a change the identity does not see (a custom model attribute, another
+    library version); the file is refused with the identity and the values that differ.
+
+    **Read-only reuse.** ``read_only=True`` serves a finished cache from a read-only file or
+    folder: stored values are read, new coalitions are evaluated and kept in memory only.
 
     Args:
         game: a callable mapping a boolean ``(b, n)`` array to values ``(b,)`` (for example a
@@ -136,16 +157,21 @@ class QueryEngine(Game):
             evaluating. It is silent anyway when stderr is not a terminal. Defaults to True.
         n_players: number of players; required when ``game`` has no ``n_players`` attribute,
             and must match it otherwise.
-        fingerprint: explicit identity of the game for the cache (see above). Defaults to None
-            (automatic).
+        key: explicit identity of the game for the cache, replacing its ``cache_identity()``
+            (required with a cache for games without one). Defaults to None.
+        read_only: open the cache read-only (see above). Defaults to False.
         overwrite: when the cache file holds another game's values, delete them instead of
             raising. Defaults to False.
+        fingerprint: deprecated alias of ``key`` (emits a ``FutureWarning``).
 
     Attributes:
         stats: an :class:`EngineStats` snapshot of the counters.
 
     Raises:
-        InvalidParameterError: invalid argument (see each message).
+        InvalidParameterError: invalid argument (see each message), including a cache without a
+            way to identify the game (pass ``key=``).
+        CacheFileError: the cache file is damaged, an incomplete copy, read-only without
+            ``read_only=True``, or not a shapiq-spex cache.
         CacheMismatchError: the cache file belongs to another game.
 
     Examples:
@@ -164,8 +190,10 @@ class QueryEngine(Game):
         n_workers: int | None = None,
         progress: bool = True,
         n_players: int | None = None,
-        fingerprint: str | None = None,
+        key: str | None = None,
+        read_only: bool = False,
         overwrite: bool = False,
+        fingerprint: str | None = None,
     ) -> None:
         if not callable(game) and not isinstance(game, GameFactory):
             msg = (
@@ -181,14 +209,39 @@ class QueryEngine(Game):
                 f"Got {batch_size!r}."
             )
             raise InvalidParameterError(msg)
-        for name, flag in (("progress", progress), ("overwrite", overwrite)):
+        for name, flag in (
+            ("progress", progress),
+            ("overwrite", overwrite),
+            ("read_only", read_only),
+        ):
             if not isinstance(flag, bool):
                 msg = f"The '{name}' parameter of QueryEngine must be a bool. Got {flag!r}."
                 raise InvalidParameterError(msg)
-        if fingerprint is not None and (not isinstance(fingerprint, str) or not fingerprint):
+        if fingerprint is not None:
+            if key is not None:
+                msg = "Pass only 'key' to QueryEngine; 'fingerprint' is its deprecated old name."
+                raise InvalidParameterError(msg)
+            warnings.warn(
+                "The 'fingerprint' parameter of QueryEngine is deprecated; pass key= instead.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            key, key_name = fingerprint, "fingerprint"
+        else:
+            key_name = "key"
+        if key is not None and (not isinstance(key, str) or not key):
             msg = (
-                "The 'fingerprint' parameter of QueryEngine must be None (automatic) or a "
-                f"non-empty str. Got {fingerprint!r}."
+                f"The '{key_name}' parameter of QueryEngine must be None (use the game's "
+                f"cache_identity()) or a non-empty str. Got {key!r}."
+            )
+            raise InvalidParameterError(msg)
+        if read_only and overwrite:
+            msg = "The 'overwrite' parameter of QueryEngine must be False with read_only=True."
+            raise InvalidParameterError(msg)
+        if isinstance(cache, StoreBackend) and read_only and not cache.read_only:
+            msg = (
+                "The 'read_only' parameter of QueryEngine is True but the given store is "
+                "writable; open it read-only (SQLiteStore(path, read_only=True))."
             )
             raise InvalidParameterError(msg)
         super().__init__(n, normalize=False, verbose=False)
@@ -201,18 +254,27 @@ class QueryEngine(Game):
         self.executor = executor
         self.n_workers = n_workers
         self.progress = progress
-        self.fingerprint = fingerprint
+        self.key = key
+        self.read_only = read_only
         self.overwrite = overwrite
 
+        # The identity comes first: a game that cannot be identified is refused before the
+        # cache file is touched or any worker starts.
+        self._identity = None if cache is None else self._resolve_identity()
         self._executor = make_executor(executor, n_workers)
-        self._store = open_store(cache)
+        self._store = open_store(cache, read_only=read_only)
         self._memo: dict[bytes, float] = {}
         self._stats = EngineStats()
         self._lock = threading.RLock()
-        self._bound_fingerprint: str | None = None
+        self._probes_checked = False
         self._closed = False
-        if self._store is not None and fingerprint is not None:
-            self._bind(fingerprint)
+        if self._store is not None:
+            try:
+                self._store.bind(self._identity, self.n_players, overwrite=overwrite)
+            except BaseException:
+                if not isinstance(cache, StoreBackend):  # we opened it, we close it
+                    self._store.close()
+                raise
 
     # ------------------------------------------------------------------ public API
     def __call__(self, coalitions: Any, *, verbose: bool = False) -> np.ndarray:
@@ -229,8 +291,12 @@ class QueryEngine(Game):
         Raises:
             BatchEvaluationError: the game raised on a batch (the cause is chained); all batches
                 finished before it are committed.
-            InvalidGameError: the game returned a wrong shape, a non-numeric dtype, NaN or inf
-                on a batch; that batch is not cached.
+            InvalidGameError: the game returned a wrong shape, complex values, strings, NaN or
+                inf on a batch (see :func:`shapiq_spex.validation.check_game_values`); that
+                batch is not cached.
+            CacheWriteError: a batch could not be committed (disk full, I/O error); the batches
+                before it are committed.
+            CacheMismatchError: the probe check failed (see the class docstring).
         """
         with self._lock:
             if self._closed:
@@ -256,14 +322,14 @@ class QueryEngine(Game):
         self._stats = EngineStats()
 
     @property
-    def game_fingerprint(self) -> str:
-        """The fingerprint in use: the explicit one, or the automatic one (probes if needed)."""
-        with self._lock:
-            if self._bound_fingerprint is not None:
-                return self._bound_fingerprint
-            if self.fingerprint is not None:
-                return self.fingerprint
-            return self._auto_fingerprint()
+    def identity(self) -> dict[str, Any] | None:
+        """The identity the cache is keyed by (``None`` without a cache)."""
+        return None if self._identity is None else dict(self._identity)
+
+    @property
+    def identity_digest(self) -> str | None:
+        """``sha256(json.dumps(identity, sort_keys=True))`` (``None`` without a cache)."""
+        return None if self._identity is None else identity_digest(self._identity)
 
     def close(self) -> None:
         """Stop the workers and close the cache file (idempotent)."""
@@ -317,8 +383,8 @@ class QueryEngine(Game):
         self._stats.queries += m
         if m == 0:
             return np.empty(0, dtype=np.float64)
-        if self._store is not None and self._bound_fingerprint is None:
-            self._bind(self.fingerprint)
+        if self._store is not None and not self._probes_checked:
+            self._check_probes()
 
         # Distinct coalitions in order of first appearance; ``inverse`` maps rows back.
         uniq, first, inverse = np.unique(
@@ -360,7 +426,7 @@ class QueryEngine(Game):
         k = coalitions.shape[0]
         batches = [coalitions[s : s + size] for s in range(0, k, size)]
         out = np.empty(k, dtype=np.float64)
-        commit = self._store is not None and not probe
+        commit = self._store is not None and not probe and not self._store.read_only
         bar = tqdm(
             total=k,
             desc="QueryEngine",
@@ -388,7 +454,14 @@ class QueryEngine(Game):
                 vals = self._check_values(res.values, n_rows, res.index, len(batches), done, probe)
                 batch_keys = keys[start : start + n_rows]
                 if commit:
-                    self._store.put_many(batch_keys, vals)
+                    try:
+                        self._store.put_many(batch_keys, vals)
+                    except CacheWriteError as err:
+                        msg = (
+                            f"{err} Batch {res.index} of {len(batches)} was evaluated but not "
+                            f"stored. {self._kept_message(done, probe)}"
+                        )
+                        raise CacheWriteError(msg) from err
                 self._memo.update(zip(batch_keys, vals.tolist(), strict=True))
                 out[start : start + n_rows] = vals
                 done += 1
@@ -406,12 +479,15 @@ class QueryEngine(Game):
 
     def _kept_message(self, done: int, probe: bool) -> str:
         if probe:
-            return "This was the fingerprint probe batch; nothing was cached."
-        where = (
-            f"committed to the cache '{self._store.location}'"
-            if self._store is not None
-            else "kept in this engine's memory"
-        )
+            return "This was the probe batch of the cache check; nothing was cached."
+        if self._store is None:
+            where = "kept in this engine's memory"
+        elif self._store.read_only:
+            where = (
+                f"kept in this engine's memory (the cache '{self._store.location}' is read-only)"
+            )
+        else:
+            where = f"committed to the cache '{self._store.location}'"
         batches = (
             "1 batch that finished before it is"
             if done == 1
@@ -422,56 +498,77 @@ class QueryEngine(Game):
     def _check_values(
         self, raw: Any, n_rows: int, index: int, n_batches: int, done: int, probe: bool
     ) -> np.ndarray:
-        where = f"on batch {index} of {n_batches} (size {n_rows})"
-        fix = f"The batch was not cached. {self._kept_message(done, probe)}"
-        try:
-            arr = np.asarray(raw)
-        except Exception as err:
-            msg = f"The game returned {type(raw).__name__}, not an array, {where}. {fix}"
-            raise InvalidGameError(msg) from err
-        if arr.dtype.kind not in "biuf":
-            msg = (
-                f"The game returned values of dtype {arr.dtype} {where}; expected real numbers. "
-                f"{fix}"
-            )
-            raise InvalidGameError(msg)
-        if arr.shape != (n_rows,):
-            msg = (
-                f"The game returned values of shape {arr.shape} {where}; expected ({n_rows},), one "
-                f"value per coalition. {fix}"
-            )
-            raise InvalidGameError(msg)
-        arr = arr.astype(np.float64)
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            msg = (
-                f"The game returned {bad.size} non-finite values (NaN or inf) {where}, at rows "
-                f"{bad[:5].tolist()} of the batch. {fix} Make the game return finite values."
-            )
-            raise InvalidGameError(msg)
-        return arr
+        source = f"game on batch {index} of {n_batches} (size {n_rows})"
+        note = f"The batch was not cached. {self._kept_message(done, probe)}"
+        return check_game_values(raw, n_rows, source=source, note=note)
 
-    # ------------------------------------------------------------------ fingerprint
-    def _auto_fingerprint(self) -> str:
+    # ------------------------------------------------------------------ identity
+    def _resolve_identity(self) -> dict[str, Any]:
+        if self.key is not None:
+            return {"key": self.key}
+        fix = (
+            "Pass key='...' to QueryEngine: a name that changes whenever the game's values "
+            "change (for example key='sst2-review-17-minilm-v2'), or leave out cache=."
+        )
+        if isinstance(self.game, GameFactory):
+            msg = (
+                "QueryEngine(cache=...) must know which game the stored values belong to, and a "
+                "GameFactory builds its game only inside the workers. " + fix
+            )
+            raise InvalidParameterError(msg)
+        method = getattr(self.game, "cache_identity", None)
+        if method is None:
+            msg = (
+                "QueryEngine(cache=...) must know which game the stored values belong to, and "
+                f"the game {qualname_of(self.game)} has no cache_identity() method (only the "
+                "games of shapiq_spex.games have one). " + fix
+            )
+            raise InvalidParameterError(msg)
+        try:
+            identity = method()
+            identity_digest(identity)  # JSON-serialisable, finite
+        except GameIdentityError as err:
+            msg = f"The game cannot be identified for the cache: {err} {fix}"
+            raise InvalidParameterError(msg) from err
+        return identity
+
+    def _check_probes(self) -> None:
+        """Evaluate the probe coalitions and compare them with the values stored for them."""
         probes = probe_coalitions(self.n_players)
         keys = pack_coalitions(probes).tolist()
-        known = [self._memo.get(key) for key in keys]
-        if any(v is None for v in known):
-            values = self._evaluate(probes, keys, probe=True)
-        else:
-            values = np.asarray(known, dtype=np.float64)
-        digest = hashlib.sha256(np.ascontiguousarray(values, dtype="<f8").tobytes()).hexdigest()
-        qualname = qualname_of(self.game)
-        return f"{qualname}|n={self.n_players}|probe={digest[:16]}"
-
-    def _bind(self, fingerprint: str | None) -> None:
-        resolved = fingerprint if fingerprint is not None else self._auto_fingerprint()
-        self._store.bind(resolved, self.n_players, overwrite=self.overwrite)
-        self._bound_fingerprint = resolved
-        if fingerprint is None:
-            # The probe values belong to this game: store them like any other value.
-            keys = pack_coalitions(probe_coalitions(self.n_players)).tolist()
-            self._store.put_many(keys, np.array([self._memo[key] for key in keys]))
+        fresh = self._evaluate(probes, keys, probe=True)
+        stored = self._store.get_many(keys)
+        known = np.array([key in stored for key in keys], dtype=bool)
+        if known.any():
+            old = np.array([stored[key] for key in keys if key in stored])
+            new = fresh[known]
+            scale = max(float(np.abs(old).max()), float(np.abs(new).max()), 1e-300)
+            close = np.isclose(new, old, rtol=PROBE_RTOL, atol=PROBE_RTOL * scale)
+            if not close.all():
+                names = np.array(["empty", "grand", "random 1", "random 2"])[known]
+                diffs = ", ".join(
+                    f"{name}: {float(a)!r} stored, {float(b)!r} now"
+                    for name, a, b, ok in zip(names, old, new, close, strict=True)
+                    if not ok
+                )
+                msg = (
+                    f"The cache file '{self._store.location}' belongs to this game's identity "
+                    f"({identity_label(self._identity, self.n_players)}), but the game now gives "
+                    f"other values on the probe coalitions ({diffs}; relative tolerance "
+                    f"{PROBE_RTOL:g}). Either the game is not deterministic (dropout left on, "
+                    "sampling, a random seed per call: fix it), or something its identity does "
+                    "not cover changed (a custom model attribute, a library version). The stored "
+                    "values are not used: pass a new 'cache' path, or overwrite=True to replace "
+                    "them."
+                )
+                raise CacheMismatchError(msg)
+            # Serve the stored values, so every value of this cache comes from one run.
+            self._memo.update(stored)
+        if not known.all() and not self._store.read_only:
+            self._store.put_many(
+                [k for k, ok in zip(keys, known, strict=True) if not ok], fresh[~known]
+            )
+        self._probes_checked = True
 
 
 def _resolve_n_players(game: Any, n_players: Any) -> int:

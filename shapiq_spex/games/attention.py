@@ -24,6 +24,7 @@ import numpy as np
 from shapiq import Game
 
 from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.games._identity import game_identity, model_identity, tokenizer_identity
 from shapiq_spex.games._torch import (
     BUILTIN_MODELS,
     OUTPUTS,
@@ -381,6 +382,27 @@ class AttentionHeadGame(Game):
             else:
                 scores = score_logits(scores_in, target, self.metric)
         return scores.reshape(k, m).mean(axis=1)
+
+    def cache_identity(self) -> dict:
+        """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.
+
+        Returns:
+            A JSON-serialisable dict: ``game``, ``value_semantics``, ``model`` (class, weights and
+            config SHA-256, dtype), ``tokenizer``, ``inputs``, ``labels``, ``metric``, ``heads``,
+            ``attention_modules`` (the hooked module names), ``causal_lm`` and ``normalized``.
+        """
+        return game_identity(
+            self,
+            model=model_identity(self.model),
+            tokenizer=tokenizer_identity(self.tokenizer),
+            inputs=list(self.inputs),
+            labels=None if self.labels is None else np.asarray(self.labels).tolist(),
+            metric=self.metric,
+            heads=self.heads.tolist(),
+            attention_modules=[name for name, _ in self._modules],
+            causal_lm=bool(self.is_causal_lm),
+            normalized=bool(self.normalize),
+        )
 
     def value_function(self, coalitions) -> np.ndarray:
         """The metric with only the kept heads, for a batch of coalitions.

@@ -22,7 +22,8 @@ import numpy as np
 from shapiq import Game
 
 from shapiq_spex._random import as_generator
-from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.exceptions import GameIdentityError, InvalidParameterError
+from shapiq_spex.games._identity import array_digest, canonical, game_identity, qualname
 from shapiq_spex.spectra.spectrum import check_coalitions
 
 __all__ = ["PROB_CLIP", "DataAttributionGame"]
@@ -31,6 +32,14 @@ __all__ = ["PROB_CLIP", "DataAttributionGame"]
 PROB_CLIP = 1e-12
 
 Target = Literal["margin", "prob"]
+
+
+def _deterministic_fit(estimator) -> bool:
+    """Whether the fit ignores ``random_state`` (logistic regression with an exact solver)."""
+    from sklearn.linear_model import LogisticRegression
+
+    exact = ("lbfgs", "newton-cg", "newton-cholesky")
+    return isinstance(estimator, LogisticRegression) and estimator.solver in exact
 
 
 def _default_model():
@@ -175,6 +184,7 @@ class DataAttributionGame(Game):
                     est.set_params(random_state=seed)
                 return est
 
+            factory.template, factory.seed = template, seed  # read by cache_identity
             return factory
         if callable(model):
             return model
@@ -183,6 +193,54 @@ class DataAttributionGame(Game):
             f"returning one. Got {type(model).__name__}."
         )
         raise InvalidParameterError(msg)
+
+    def cache_identity(self) -> dict:
+        """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.
+
+        Returns:
+            A JSON-serialisable dict: ``game``, ``value_semantics``, SHA-256 of ``X_train``,
+            ``y_train``, ``x_test`` and ``groups``, ``target``, ``target_class``, ``model`` (class
+            and parameters, with the seed the game sets) and ``normalized``.
+
+        Raises:
+            GameIdentityError: the model was given as a callable (its estimator is unknown until
+                called), or it takes a ``random_state`` that is left ``None``, so retraining may
+                give other values in every run.
+        """
+        template = getattr(self._factory, "template", None)
+        if template is None:
+            msg = (
+                "DataAttributionGame(model=<callable>) cannot be identified: the estimator the "
+                "callable returns is unknown until it is called. Pass a scikit-learn estimator as "
+                "'model'."
+            )
+            raise GameIdentityError(msg)
+        params = template.get_params(deep=False)
+        seed = self._factory.seed
+        if "random_state" in params:
+            if seed is not None:
+                params["random_state"] = seed
+            elif params["random_state"] is None and not _deterministic_fit(template):
+                msg = (
+                    f"The model {type(template).__name__} takes a random_state and it is None, so "
+                    "retraining it may give other values in every run. Pass random_state=0 (any "
+                    "int) to DataAttributionGame, or set the estimator's random_state."
+                )
+                raise GameIdentityError(msg)
+        return game_identity(
+            self,
+            X_train=array_digest(self.X_train),
+            y_train=array_digest(self.y_train),
+            x_test=array_digest(self.x_test),
+            groups=array_digest(self.groups),
+            target=self.target,
+            target_class=canonical(self.target_class),
+            model={
+                "class": qualname(template),
+                "params": canonical(params, what="model parameter"),
+            },
+            normalized=bool(self.normalize),
+        )
 
     def _fit(self, rows: np.ndarray):
         est = self._factory()

@@ -13,6 +13,7 @@ import numpy as np
 from shapiq import Game
 
 from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.games._identity import text_game_identity
 from shapiq_spex.games._torch import (
     as_tensor,
     check_batch_size,
@@ -151,6 +152,19 @@ class EmbeddingSimilarityGame(Game):
 
     def _similarity(self, emb) -> np.ndarray:
         return (emb.double() @ self._reference).cpu().numpy()
+
+    def cache_identity(self) -> dict:
+        """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.
+
+        Returns:
+            A JSON-serialisable dict: the fields of every text game (``game``,
+            ``value_semantics``, ``model``, ``tokenizer``, ``players``, ``masking``,
+            ``normalized``) plus ``text``, ``pooling`` and ``reference`` (the reference text, or
+            ``None`` for the full text).
+        """
+        return text_game_identity(
+            self, text=self.text, pooling=self.pooling, reference=self.reference
+        )
 
     def value_function(self, coalitions) -> np.ndarray:
         """Cosine similarities to the reference for a batch of coalitions.

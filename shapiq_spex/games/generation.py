@@ -22,6 +22,7 @@ import numpy as np
 from shapiq import Game
 
 from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.games._identity import text_game_identity
 from shapiq_spex.games._torch import (
     as_tensor,
     check_batch_size,
@@ -351,6 +352,22 @@ class GenerationLogProbGame(Game):
             self.players,
             self.batch_size,
             width=self.answer_ids.size,
+        )
+
+    def cache_identity(self) -> dict:
+        """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.
+
+        Returns:
+            A JSON-serialisable dict: the fields of every text game (``game``,
+            ``value_semantics``, ``model``, ``tokenizer``, ``players`` with the context region,
+            ``masking``, ``normalized``) plus ``prompt`` (template, query and chat template
+            applied), ``answer_ids`` and ``output``.
+        """
+        return text_game_identity(
+            self,
+            prompt=self.prompt,
+            answer_ids=self.answer_ids.astype(np.int64).tolist(),
+            output=self.output,
         )
 
     def value_function(self, coalitions) -> np.ndarray:

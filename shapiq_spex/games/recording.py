@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.exceptions import GameIdentityError, InvalidParameterError
 from shapiq_spex.spectra.spectrum import check_coalitions
 
 __all__ = ["RecordingGame"]
@@ -58,6 +58,21 @@ class RecordingGame:
         self._masks.append(np.packbits(x, axis=1))
         self._values.append(values.copy())
         return values
+
+    def cache_identity(self) -> dict:
+        """The wrapped game's identity: recording does not change the values.
+
+        Raises:
+            GameIdentityError: the wrapped game has no ``cache_identity`` method.
+        """
+        method = getattr(self.game, "cache_identity", None)
+        if method is None:
+            msg = (
+                f"RecordingGame wraps {type(self.game).__name__}, which has no cache_identity() "
+                "method, so the recorded values cannot be keyed for a cache."
+            )
+            raise GameIdentityError(msg)
+        return method()
 
     @property
     def masks(self) -> np.ndarray:

@@ -31,6 +31,7 @@ from shapiq import Game, InteractionValues
 
 from shapiq_spex._random import as_generator, spawn
 from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.games._identity import array_digest, game_identity
 from shapiq_spex.spectra import Basis, SparseSpectrum, check_coalitions
 from shapiq_spex.spectra._subsets import PAD, canonicalize
 
@@ -396,6 +397,29 @@ class SpectrumGame(Game):
         if self.noise_std > 0.0:
             values = values + self.noise_std * coalition_noise(x, self._noise_key)
         return values
+
+    def cache_identity(self) -> dict:
+        """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.
+
+        The spectrum itself (SHA-256 of its supports and coefficients) rather than the
+        constructor's arguments, so that a game drawn with ``random_state=None`` or a
+        ``Generator`` is identified as exactly as a seeded one.
+
+        Returns:
+            A JSON-serialisable dict: ``game``, ``value_semantics``, ``n_players``, ``basis``,
+            ``n_terms``, ``supports`` and ``coefs`` (SHA-256), ``noise_std`` and ``noise_key``
+            (``None`` when noiseless: the key then changes nothing).
+        """
+        return game_identity(
+            self,
+            n_players=int(self.n_players),
+            basis=self.spectrum.basis,
+            n_terms=len(self.spectrum),
+            supports=array_digest(self.spectrum.supports.astype(np.int64)),
+            coefs=array_digest(self.spectrum.coefs.astype(np.float64)),
+            noise_std=float(self.noise_std),
+            noise_key=int(self._noise_key) if self.noise_std > 0.0 else None,
+        )
 
     # ------------------------------------------------------------------ construction
     _basis: Basis = "fourier"

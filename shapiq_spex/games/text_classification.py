@@ -14,6 +14,7 @@ import numpy as np
 from shapiq import Game
 
 from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.games._identity import text_game_identity
 from shapiq_spex.games._torch import (
     OUTPUTS,
     as_tensor,
@@ -172,6 +173,19 @@ class TextClassificationGame(Game):
     def _values(self, x: np.ndarray) -> np.ndarray:
         return run_length_sorted(
             lambda block: self._forward(self.masker(block)), x, self.players, self.batch_size
+        )
+
+    def cache_identity(self) -> dict:
+        """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.
+
+        Returns:
+            A JSON-serialisable dict: ``game``, ``value_semantics``, ``model`` (class, weights and
+            config SHA-256, dtype), ``tokenizer`` (class, pipeline SHA-256), ``players``
+            (granularity, region, spans, token ids), ``masking`` (strategy, mask and replacement
+            ids), ``normalized``, ``text``, ``output`` and ``target_class``.
+        """
+        return text_game_identity(
+            self, text=self.text, output=self.output, target_class=int(self.target_class)
         )
 
     def value_function(self, coalitions) -> np.ndarray:

@@ -19,9 +19,14 @@ class LinearGame:
 
     def __init__(self, n_players: int, seed: int = 0) -> None:
         self.n_players = n_players
+        self.seed = seed
         # Multiples of 1/8: every sum is exact, whatever the batch composition or BLAS blocking.
         self.weights = np.round(np.random.default_rng(seed).normal(size=n_players) * 8) / 8
         self.batches: list[np.ndarray] = []
+
+    def cache_identity(self) -> dict:
+        # The subclasses compute the same values (or fail), so they share the identity.
+        return {"game": "LinearGame", "n_players": self.n_players, "seed": self.seed}
 
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
         self.batches.append(np.array(coalitions, copy=True))
@@ -61,8 +66,9 @@ class LoggingGame(LinearGame):
 class FailingGame(LinearGame):
     """A LinearGame whose call number ``fail_at`` (0-based) misbehaves once.
 
-    ``mode``: ``"raise"`` (ValueError), ``"nan"``, ``"inf"``, ``"shape"`` ((b, 1) output) or
-    ``"dtype"`` (strings).
+    ``mode``: ``"raise"`` (ValueError), ``"nan"``, ``"inf"``, ``"shape"`` ((b, 2) output),
+    ``"dtype"`` (strings), ``"numeric_str"`` (strings of numbers such as ``"1.5"``), ``"complex"``
+    (complex values with a zero imaginary part) or ``"object"`` (an object array of floats).
     """
 
     def __init__(self, n_players: int, fail_at: int, mode: str, seed: int = 0) -> None:
@@ -84,9 +90,13 @@ class FailingGame(LinearGame):
         elif self.mode == "inf":
             values[0] = -np.inf
         elif self.mode == "shape":
-            values = values[:, None]
-        elif self.mode == "dtype":
-            values = values.astype(str)
+            values = np.stack([values, values], axis=1)
+        elif self.mode in ("dtype", "numeric_str"):
+            values = values.astype(str) if self.mode == "numeric_str" else np.full(len(values), "x")
+        elif self.mode == "complex":
+            values = values.astype(complex)
+        elif self.mode == "object":
+            values = values.astype(object)
         return values
 
 
@@ -127,3 +137,28 @@ def broken_factory(n_players: int) -> LinearGame:
     """A GameFactory target that fails (for worker start-up errors)."""
     msg = f"cannot load the model for {n_players} players"
     raise RuntimeError(msg)
+
+
+class ThresholdGame:
+    """``v_k(S) = [|S| >= k]`` (issue 11, row 2: k = 29 and 31 agree on the probes at n = 64)."""
+
+    def __init__(self, n_players: int, k: int) -> None:
+        self.n_players = n_players
+        self.k = k
+
+    def __call__(self, coalitions: np.ndarray) -> np.ndarray:
+        return (np.asarray(coalitions).sum(axis=1) >= self.k).astype(np.float64)
+
+    def cache_identity(self) -> dict:
+        return {"game": "ThresholdGame", "k": self.k}
+
+
+class DriftingGame(LinearGame):
+    """A LinearGame whose identity ignores ``offset``: a change the identity does not see."""
+
+    def __init__(self, n_players: int, offset: float) -> None:
+        super().__init__(n_players)
+        self.offset = offset
+
+    def __call__(self, coalitions: np.ndarray) -> np.ndarray:
+        return super().__call__(coalitions) + self.offset

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from engine_games import (
@@ -103,3 +107,59 @@ def test_executor_instances_and_their_checks():
     with pytest.raises(InvalidParameterError, match="one executor per QueryEngine"):
         QueryEngine(LinearGame(3), executor=shared, progress=False)(np.eye(3, dtype=bool))
     shared.close()
+
+
+def _local_game():
+    def game(coalitions):
+        return coalitions.sum(axis=1).astype(float)
+
+    return game
+
+
+@pytest.mark.parametrize(
+    ("game", "what"),
+    [
+        (lambda coalitions: coalitions.sum(axis=1).astype(float), "lambda"),
+        (_local_game(), "local"),
+        (GameFactory(lambda: LinearGame(3)), "factory"),
+    ],
+)
+def test_row12_unpicklable_game_gets_the_engine_error(game, what):
+    # Issue 11, row 12: a raw PicklingError from inside multiprocessing before; now the engine
+    # refuses before starting any worker and names the fixes.
+    engine = QueryEngine(game, n_players=3, executor="processes", n_workers=1, progress=False)
+    with pytest.raises(WorkerError) as info:
+        engine(np.eye(3, dtype=bool))
+    msg = str(info.value)
+    assert "cannot be pickled" in msg
+    assert "module level" in msg
+    assert "GameFactory(module_level_function" in msg
+    assert "executor='threads'" in msg
+    engine.close()
+
+
+@pytest.mark.slow
+def test_row12_script_without_main_guard(tmp_path):
+    # Issue 11, row 12: with the 'spawn' start method every worker re-imports the script; without
+    # `if __name__ == "__main__":` each starts the engine again, and multiprocessing raised its
+    # bootstrapping RuntimeError in every worker. The engine now refuses in the parent at once.
+    # (Slow only because the script imports shapiq, which imports torch.)
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from shapiq_spex.engine import QueryEngine\n\n"
+        "def game(coalitions):\n"
+        "    return coalitions.sum(axis=1).astype(float)\n\n"
+        "engine = QueryEngine(game, n_players=4, executor='processes', n_workers=1)\n"
+        "print(engine(np.eye(4, dtype=bool)))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("shapiq_spex.engine.executors.WorkerError: The script")
+    assert "no main guard" in last
+    assert 'if __name__ == "__main__":' in last
+    assert "bootstrapping" not in result.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +17,7 @@ import pytest
 from engine_games import LinearGame, linear_values
 from resume_script import BATCH_SIZE, N_PLAYERS, resume_coalitions
 
-from shapiq_spex.engine import probe_coalitions
+from shapiq_spex.engine import CacheFileError, QueryEngine, SQLiteStore, probe_coalitions
 
 SCRIPT = Path(__file__).resolve().parent / "resume_script.py"
 KILL_AFTER_BATCHES = 10  # log lines (the probe batch included) seen before SIGKILL
@@ -32,8 +34,26 @@ def _read_log(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def _committed_keys(cache: Path) -> set[str]:
-    with sqlite3.connect(cache) as conn:
+    # Read-only: a writable connection closing last would fold the -wal into the main file and
+    # delete it, as any SQLite program does.
+    with contextlib.closing(sqlite3.connect(f"file:{cache}?mode=ro", uri=True)) as conn:
         return {row[0].hex() for row in conn.execute("SELECT coalition FROM game_values")}
+
+
+def _check_copies_after_kill(cache: Path, committed: set[str], tmp_path: Path) -> None:
+    """Issue 11, row 8: a copy of the main file alone is refused; with its -wal it is complete."""
+    alone, both = tmp_path / "alone", tmp_path / "both"
+    alone.mkdir()
+    both.mkdir()
+    shutil.copy(cache, alone / cache.name)
+    shutil.copy(cache, both / cache.name)
+    shutil.copy(f"{cache}-wal", both / f"{cache.name}-wal")
+    with pytest.raises(CacheFileError, match=r"was not closed by its writer \(process \d+"):
+        QueryEngine(LinearGame(N_PLAYERS, seed=5), cache=alone / cache.name)
+    store = SQLiteStore(both / cache.name, read_only=True)
+    store.bind(LinearGame(N_PLAYERS, seed=5).cache_identity(), N_PLAYERS)
+    assert {key.hex() for key in store.keys()}  # noqa: SIM118 == committed
+    store.close()
 
 
 def _key(row: np.ndarray) -> str:
@@ -69,6 +89,7 @@ def test_resume_after_sigkill(tmp_path):
     assert set(run1_keys) >= committed - set(probe_keys)
     assert len(lost) <= BATCH_SIZE, "more than the batch in flight was lost"
     assert len(committed) > 4 * BATCH_SIZE
+    _check_copies_after_kill(cache, committed, tmp_path)
 
     # Run 2: resume to the end.
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
@@ -82,6 +103,13 @@ def test_resume_after_sigkill(tmp_path):
     assert redone == lost  # only the batch in flight at the kill is redone
     all_keys = {_key(row) for row in resume_coalitions()}
     assert set(run2_keys) | committed == all_keys | set(probe_keys)
+
+    # The finished run closed its cache into one complete file: no -wal, a copy needs nothing else.
+    assert not Path(f"{cache}-wal").exists()
+    copy = tmp_path / "finished.sqlite"
+    shutil.copy(cache, copy)
+    with QueryEngine(LinearGame(N_PLAYERS, seed=5), cache=copy, progress=False) as engine:
+        assert {key.hex() for key in engine._store.keys()}  # noqa: SIM118 == all_keys | set(probe_keys)
 
     # The resumed values equal a fresh, uncached evaluation.
     expected = linear_values(resume_coalitions(), LinearGame(N_PLAYERS, seed=5).weights)

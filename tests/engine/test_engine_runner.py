@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from engine_games import FailingGame, LinearGame, linear_values
 
-from shapiq_spex.engine import BatchEvaluationError, EngineStats, QueryEngine, SQLiteStore
+from shapiq_spex.engine import (
+    BatchEvaluationError,
+    EngineStats,
+    QueryEngine,
+    SQLiteStore,
+    probe_coalitions,
+)
+from shapiq_spex.engine.store import pack_coalitions
 from shapiq_spex.exceptions import InvalidGameError, InvalidParameterError
 
 
@@ -92,7 +99,9 @@ class TestValidation:
             ({"executor": "serial", "n_workers": 2}, "'n_workers'"),
             ({"executor": "threads", "n_workers": 0}, "'n_workers'"),
             ({"n_players": 7}, "'n_players'"),
-            ({"fingerprint": ""}, "'fingerprint'"),
+            ({"key": ""}, "'key'"),
+            ({"key": 3}, "'key'"),
+            ({"read_only": 1}, "'read_only'"),
             ({"progress": "yes"}, "'progress'"),
             ({"cache": 3}, "'cache'"),
         ],
@@ -102,7 +111,7 @@ class TestValidation:
             QueryEngine(LinearGame(6), **kwargs)
 
     def test_closed_engine_refuses_calls(self, tmp_path):
-        engine = QueryEngine(LinearGame(4), cache=tmp_path / "c.sqlite", fingerprint="g")
+        engine = QueryEngine(LinearGame(4), cache=tmp_path / "c.sqlite", key="g")
         engine.close()
         engine.close()
         with pytest.raises(InvalidParameterError, match="closed"):
@@ -122,28 +131,55 @@ class TestValidation:
         with pytest.raises(InvalidParameterError, match="tuple of player"):
             engine([("alice",)])
 
-    @pytest.mark.parametrize("mode", ["nan", "inf", "shape", "dtype"])
+    @pytest.mark.parametrize(
+        "mode", ["nan", "inf", "shape", "dtype", "numeric_str", "complex", "object"]
+    )
     def test_bad_values_are_rejected_and_never_cached(self, tmp_path, coalitions, mode):
-        game = FailingGame(12, fail_at=1, mode=mode)
-        engine = QueryEngine(game, cache=tmp_path / "c.sqlite", batch_size=40, fingerprint="g")
+        # Call 0 of the game is the probe batch, call 1 batch 0, call 2 (bad) batch 1.
+        game = FailingGame(12, fail_at=2, mode=mode)
+        engine = QueryEngine(game, cache=tmp_path / "c.sqlite", batch_size=40, key="g")
         with pytest.raises(InvalidGameError, match=r"batch 1 of \d+ \(size 40\)") as info:
             engine(coalitions)
         assert "not cached" in str(info.value)
         store = SQLiteStore(tmp_path / "c.sqlite")
-        store.bind("g", 12)
-        assert len(store) == 40  # batch 0 only
+        store.bind({"key": "g"}, 12)
+        probes = set(pack_coalitions(probe_coalitions(12)).tolist())
+        assert set(store.keys()) == probes | set(pack_coalitions(game.batches[1]).tolist())
+        assert len(store) == 4 + 40  # the probes and batch 0 only
         stored = store.get_many(store.keys())
         assert all(np.isfinite(v) for v in stored.values())
+        store.close()
         # Repeating the call evaluates only what was not committed (the game is fine now).
         before = game.n_evaluated
         values = engine(coalitions)
         np.testing.assert_array_equal(values, linear_values(coalitions, game.weights))
-        assert game.n_evaluated - before == len(np.unique(coalitions, axis=0)) - 40
+        assert game.n_evaluated - before == len(_distinct(coalitions) - set(stored))
+
+    @pytest.mark.parametrize(
+        ("mode", "match"),
+        [
+            ("complex", r"complex values \(dtype complex128\).*values\.real"),
+            ("numeric_str", r"strings \(dtype <U\d+, e\.g\. np\.str_\('-?\d.*never converted"),
+            ("object", r"non-numeric values \(dtype object"),
+            ("shape", r"shape \(40, 2\) for 40 coalitions"),
+        ],
+    )
+    def test_bad_value_messages_name_the_fix(self, mode, match):
+        engine = QueryEngine(FailingGame(12, fail_at=0, mode=mode), batch_size=40, progress=False)
+        rows = np.random.default_rng(1).random((40, 12)) < 0.5
+        with pytest.raises(InvalidGameError, match=match):
+            engine(rows)
+
+    def test_column_values_are_accepted(self):
+        game = LinearGame(5)
+        engine = QueryEngine(lambda x: game(x)[:, None], n_players=5, progress=False)
+        rows = np.eye(5, dtype=bool)
+        np.testing.assert_array_equal(engine(rows), linear_values(rows, game.weights))
 
     def test_raising_game_keeps_earlier_batches(self, tmp_path, coalitions):
-        game = FailingGame(12, fail_at=2, mode="raise")
+        game = FailingGame(12, fail_at=3, mode="raise")  # the probes, batches 0 and 1, then 2
         cache = tmp_path / "c.sqlite"
-        engine = QueryEngine(game, cache=cache, batch_size=30, fingerprint="g")
+        engine = QueryEngine(game, cache=cache, batch_size=30, key="g")
         with pytest.raises(BatchEvaluationError, match=r"batch 2 of \d+ \(size 30") as info:
             engine(coalitions)
         assert isinstance(info.value.__cause__, ValueError)
@@ -152,12 +188,18 @@ class TestValidation:
         engine.close()
         # A new engine on the same file (a new process, say) resumes after the committed batches.
         fresh = LinearGame(12)
-        resumed = QueryEngine(fresh, cache=cache, batch_size=30, fingerprint="g")
+        resumed = QueryEngine(fresh, cache=cache, batch_size=30, key="g")
         values = resumed(coalitions)
         np.testing.assert_array_equal(values, linear_values(coalitions, fresh.weights))
+        probes = set(pack_coalitions(probe_coalitions(12)).tolist())
         assert resumed.stats.cache_hits == 60
-        assert fresh.n_evaluated == len(np.unique(coalitions, axis=0)) - 60
+        assert resumed.stats.probe_evaluated == 4
+        assert fresh.n_evaluated == 4 + len(_distinct(coalitions) - probes) - 60
         _check_invariant(resumed.stats)
+
+
+def _distinct(rows: np.ndarray) -> set[bytes]:
+    return set(pack_coalitions(rows).tolist())
 
 
 class TestProgress:
