@@ -102,7 +102,7 @@ class GameFactory:
 
     @property
     def qualname(self) -> str:
-        """``module.qualname`` of the factory (part of the automatic cache fingerprint)."""
+        """``module.qualname`` of the factory (for messages)."""
         return qualname_of(self.factory)
 
     def __repr__(self) -> str:

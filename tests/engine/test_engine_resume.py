@@ -81,7 +81,7 @@ def test_resume_after_sigkill(tmp_path):
     run1 = _read_log(log)
     committed = _committed_keys(cache)
     probe_keys = [_key(row) for row in probe_coalitions(N_PLAYERS)]
-    assert run1[0][1] == probe_keys  # the automatic fingerprint's probe batch comes first
+    assert run1[0][1] == probe_keys  # the probe batch of the cache check comes first
     run1_keys = [key for _, keys in run1[1:] for key in keys]
     assert len(run1_keys) == len(set(run1_keys)), "a coalition was evaluated twice in one run"
     assert set(probe_keys) <= committed
