@@ -138,10 +138,14 @@ def canonical(value: Any, *, what: str = "value") -> Any:
     return f"{qualname(value)}:{text}"
 
 
-def _tensor_signature(tensors: list[tuple[str, Any]]) -> tuple:
-    return tuple(
-        (name, t.data_ptr(), t._version, tuple(t.shape), str(t.dtype)) for name, t in tensors
-    )
+def _tensor_signature(tensors: list[tuple[str, Any]]) -> tuple | None:
+    """What changes when a tensor is replaced or modified in place; None if it cannot tell."""
+    try:
+        return tuple(
+            (name, t.data_ptr(), t._version, tuple(t.shape), str(t.dtype)) for name, t in tensors
+        )
+    except RuntimeError:  # inference tensors (made under torch.inference_mode) have no version
+        return None
 
 
 def _config_identity(config: Any) -> str | None:
@@ -167,15 +171,26 @@ def model_identity(model: Any) -> dict[str, Any]:
     and raw bytes); it is computed once per process and model object and recomputed only when a
     tensor is replaced or modified in place (about 0.1 s per 100 MB of weights).
 
+    State outside ``state_dict()`` (a Python attribute a custom ``forward`` reads) is not seen;
+    the engine's probe check catches such changes when they move the values.
+
     Raises:
-        GameIdentityError: a tensor without data (meta device, quantized or sparse storage).
+        GameIdentityError: a module in training mode (dropout makes values random), or a tensor
+            without data (meta device, quantized or sparse storage).
     """
     import torch
 
+    training = [name or type(model).__name__ for name, m in model.named_modules() if m.training]
+    if training:
+        msg = (
+            f"The model is in training mode ({len(training)} modules, e.g. {training[0]!r}), so "
+            "dropout makes its values random and they cannot be cached; call model.eval()."
+        )
+        raise GameIdentityError(msg)
     tensors = list(model.state_dict().items())
     signature = _tensor_signature(tensors)
     memo = _WEIGHT_MEMO.get(model)
-    if memo is not None and memo[0] == signature:
+    if memo is not None and signature is not None and memo[0] == signature:
         digest = memo[1]
     else:
         h = hashlib.sha256()

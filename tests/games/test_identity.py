@@ -280,6 +280,20 @@ class TestModelGames:
         model.to(torch.float64)
         assert game.cache_identity()["model"]["dtype"] == "float64"
 
+    def test_training_mode_is_refused(self, clf, tmp_path):
+        from shapiq_spex.games import TextClassificationGame
+
+        model, tok = clf
+        game = TextClassificationGame(TEXT, model, tok)
+        model.train()
+        try:
+            with pytest.raises(GameIdentityError, match=r"training mode.*model\.eval\(\)"):
+                game.cache_identity()
+            with pytest.raises(InvalidParameterError, match="training mode"):
+                QueryEngine(game, cache=tmp_path / "c.sqlite")
+        finally:
+            model.eval()
+
     def test_engine_refuses_the_cache_of_another_text(self, clf, tmp_path):
         from shapiq_spex.games import TextClassificationGame
 
