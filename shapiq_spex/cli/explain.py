@@ -9,14 +9,23 @@ interaction as JSON). The same steps are available as functions: :func:`explain_
 :class:`ExplainResult` out) here, and the console table, JSON and report writers in
 :mod:`shapiq_spex.cli.output`.
 
-Errors a user can fix (bad options, a budget too small for the method, a model that cannot be
-loaded) end the command with a one-line message on stderr and a non-zero exit status; anything
-else is a bug and keeps its traceback.
+Nothing finished is thrown away: every output path is checked before the model is loaded, the
+table is printed before any file is written, files are written atomically (a temporary file, then
+a rename), and with ``--cache FILE`` every finished batch of model queries is committed to a
+SQLite cache (:class:`~shapiq_spex.engine.QueryEngine`), so that the same command resumes an
+interrupted or killed run and gives the identical result.
+
+Exit statuses: 0 done; 1 the inputs could not be read, the model could not be loaded or an output
+file could not be written after the run (the message says what was kept); 2 a bad option (one
+line on stderr, nothing run); 130 interrupted (Ctrl-C: one line saying what was kept and how to
+resume). Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import sys
 import time
 import warnings
@@ -26,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shapiq_spex.cli.output import format_table, summary_lines, write_outputs
+from shapiq_spex.cli.output import check_output_paths, format_table, summary_lines, write_outputs
 from shapiq_spex.exceptions import InvalidParameterError, SpexError
 
 if TYPE_CHECKING:
@@ -36,13 +45,16 @@ __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_METHOD",
     "DEFAULT_MODELS",
+    "MAX_TEXT_CHARS",
     "METHODS",
     "TASKS",
     "ExplainConfig",
+    "ExplainInterrupted",
     "ExplainResult",
     "ProgressGame",
     "build_approximator",
     "build_game",
+    "check_text_length",
     "execute",
     "explain_text",
     "read_text",
@@ -66,10 +78,36 @@ SPEX_DEGREE_CAP_FLOOR = 2
 DEFAULT_BUDGET = 800
 CLASSIFICATION_OUTPUTS = ("logit", "log_prob", "prob", "logit_margin")
 GENERATION_OUTPUTS = ("log_prob", "mean_log_prob")
+#: Longest text ``explain`` takes, in characters: far more than any model it runs reads (the
+#: MiniLM default reads 512 tokens, SmolLM2 8,192), yet tokenized in a few seconds (a 50 MB file
+#: took 151 s). Checked before the text is tokenized or the model loaded.
+MAX_TEXT_CHARS = 1_000_000
+#: UTF-8 needs at most 4 bytes per character: a larger file is refused without reading it.
+_MAX_FILE_BYTES = 4 * MAX_TEXT_CHARS
 
 
 class ExplainError(SpexError):
     """A problem with the command's inputs (file, model) that the user can fix."""
+
+
+class ExplainInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the model queries, with what was done and kept.
+
+    Attributes:
+        queries: coalitions the approximator had been answered when interrupted.
+        budget: the run's budget.
+        stats: the query engine's :class:`~shapiq_spex.engine.EngineStats` as a dict
+            (``evaluated``: model answers computed by this run, ``cache_hits``: read from the
+            cache).
+        cache: the ``--cache`` file, or ``None``.
+    """
+
+    def __init__(self, queries: int, budget: int, stats: dict, cache: Path | None) -> None:
+        super().__init__(queries, budget)
+        self.queries = queries
+        self.budget = budget
+        self.stats = stats
+        self.cache = cache
 
 
 # ---------------------------------------------------------------------------------- config
@@ -99,6 +137,8 @@ class ExplainConfig:
             see :data:`SPEX_DEGREE_CAP_FLOOR`), for HybridSPEX its own default.
         threads: threads of torch and of the BLAS/OpenMP pools during the run (restored after);
             ``None`` = leave them as they are. On a busy machine with few cores, 1 is fastest.
+        cache: SQLite file keeping every finished batch of model queries; the same command
+            with the same file resumes an interrupted run identically. ``None`` = memory only.
     """
 
     text: str
@@ -120,6 +160,7 @@ class ExplainConfig:
     device: str | None = None
     degree_cap: int | None = None
     threads: int | None = None
+    cache: Path | str | None = None
 
     def resolved_model(self) -> str:
         """The model name actually used."""
@@ -164,6 +205,16 @@ def check_config(config: ExplainConfig) -> None:
         raise InvalidParameterError(msg)
     if config.index in ("SV", "BV") and order != 1:
         msg = f"The index {config.index} is first-order: use '--order 1' (got --order {order})."
+        raise InvalidParameterError(msg)
+    seed = config.seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        msg = (
+            f"The '--seed' option must be a non-negative integer (a random seed such as 0). "
+            f"Got {seed!r}."
+        )
+        raise InvalidParameterError(msg)
+    if config.cache is not None and not isinstance(config.cache, str | os.PathLike):
+        msg = f"The '--cache' option must be a file path. Got {config.cache!r}."
         raise InvalidParameterError(msg)
     optional = {"threads": config.threads, "degree-cap": config.degree_cap}
     checks = {"budget": config.budget, "batch-size": config.batch_size, **optional}
@@ -337,6 +388,10 @@ class ExplainResult:
         target: what is explained (class, answer), for display.
         timing: ``load_s`` (model and game set-up), ``model_s`` (model queries), ``overhead_s``
             (sampling, decoding, fitting), ``explain_s`` (approximator wall time) and ``total_s``.
+        warnings: warnings raised during the run, as ``"Category: message"`` lines.
+        engine_stats: the query engine's counters (see :class:`~shapiq_spex.engine.EngineStats`):
+            ``evaluated`` (model answers computed by this run), ``cache_hits`` (read from
+            ``--cache``), ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``.
     """
 
     config: ExplainConfig
@@ -350,6 +405,7 @@ class ExplainResult:
     target: str
     timing: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    engine_stats: dict[str, int] = field(default_factory=dict)
 
 
 def _target_description(game: Any) -> str:
@@ -374,8 +430,10 @@ def explain_text(config: ExplainConfig, *, progress: bool = False) -> ExplainRes
 
     Raises:
         InvalidParameterError, BudgetTooSmallError, ExplainError: problems the user can fix.
+        ExplainInterrupted: Ctrl-C during the model queries (what was kept is in its fields).
     """
     check_config(config)
+    check_text_length(config)
     with _thread_limits(config.threads):
         return _explain(config, progress)
 
@@ -408,28 +466,46 @@ def _thread_limits(threads: int | None) -> Iterator[None]:
 def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
     from tqdm.auto import tqdm
 
+    from shapiq_spex.engine import QueryEngine
+    from shapiq_spex.engine.store import open_store
+
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        game = build_game(config)
-        load_s = time.perf_counter() - start
-        approximator = build_approximator(config, game.n_players)
-        _check_budget_fits(approximator, config.budget, config.method)
-        bar = tqdm(
-            total=config.budget,
-            desc=f"{approximator.method_name} model queries",
-            unit="query",
-            disable=not progress,
-            leave=False,
-            dynamic_ncols=True,
-        )
-        wrapped = ProgressGame(game, bar, chunk=4 * config.batch_size)
-        try:
-            t0 = time.perf_counter()
-            iv = approximator.approximate(config.budget, wrapped)
-            explain_s = time.perf_counter() - t0
-        finally:
-            bar.close()
+    cache = None if config.cache is None else Path(config.cache)
+    # opened before the model is loaded, so that a bad cache file is refused at once
+    store = open_store(cache) if cache is not None else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            game = build_game(config)
+            load_s = time.perf_counter() - start
+            approximator = build_approximator(config, game.n_players)
+            _check_budget_fits(approximator, config.budget, config.method)
+            # One engine batch is one forward batch of the game: a kill loses at most one, and
+            # a resumed run evaluates the batches it lacks with the same rows as the first run.
+            engine = QueryEngine(game, cache=store, batch_size=config.batch_size, progress=False)
+            store = None  # the engine closes it
+            bar = tqdm(
+                total=config.budget,
+                desc=f"{approximator.method_name} model queries",
+                unit="query",
+                disable=not progress,
+                leave=False,
+                dynamic_ncols=True,
+            )
+            wrapped = ProgressGame(engine, bar, chunk=4 * config.batch_size)
+            try:
+                t0 = time.perf_counter()
+                iv = approximator.approximate(config.budget, wrapped)
+                explain_s = time.perf_counter() - t0
+            except KeyboardInterrupt as err:
+                stats = engine.stats.as_dict()
+                raise ExplainInterrupted(wrapped.queries, config.budget, stats, cache) from err
+            finally:
+                bar.close()
+                engine.close()
+    finally:
+        if store is not None:
+            store.close()
     report = approximator.report_
     players = game.players
     spans = np.asarray(players.spans, dtype=np.int64).reshape(-1, 2)
@@ -447,8 +523,10 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
         text = f"{w.category.__name__}: {w.message}"
         if text not in messages and not issubclass(w.category, DeprecationWarning | FutureWarning):
             messages.append(text)
+    engine_stats = {k: v for k, v in engine.stats.as_dict().items() if not k.endswith("_s")}
     return ExplainResult(
         config=config,
+        engine_stats=engine_stats,
         interaction_values=iv,
         players=players,
         report=report,
@@ -464,22 +542,112 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
 
 # ---------------------------------------------------------------------------------- console
 def read_text(text: str | None, file: Path | None) -> str:
-    """The text from the positional argument or ``--file`` (exactly one of them)."""
+    """The text from the positional argument or ``--file`` (exactly one of them).
+
+    A file larger than ``4 * MAX_TEXT_CHARS`` bytes is refused without reading it, a text longer
+    than :data:`MAX_TEXT_CHARS` characters right after.
+    """
     if (text is None) == (file is None):
         msg = "Give the text either as TEXT or with --file PATH (exactly one of them)."
         raise InvalidParameterError(msg)
     if file is None:
+        _check_text_chars(text, "TEXT")
         return text
     try:
-        return Path(file).read_text(encoding="utf-8")
+        size = Path(file).stat().st_size
+        if size > _MAX_FILE_BYTES:
+            _too_long(f"--file {str(file)!r}", f"{size:,} bytes")
+        content = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         msg = f"Could not read --file {str(file)!r}: {err}."
         raise ExplainError(msg) from None
+    _check_text_chars(content, f"--file {str(file)!r}")
+    return content
 
 
-def _error(message: str) -> None:
+def _too_long(what: str, size: str) -> None:
+    msg = (
+        f"The text of {what} has {size}; 'shapiq-spex explain' takes at most "
+        f"{MAX_TEXT_CHARS:,} characters (models read far fewer tokens: the default MiniLM 512). "
+        "Explain a shorter passage."
+    )
+    raise InvalidParameterError(msg)
+
+
+def _check_text_chars(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        _too_long(what, f"{len(text):,} characters")
+
+
+def _model_positions(model: str) -> int | None:
+    """The model's position limit from its config file, if it can be read without loading it."""
+    from shapiq_spex.games._torch import BUILTIN_MODELS
+
+    if model in ("minilm-sentiment", "minilm"):
+        try:
+            from shapiq_spex.models.sentiment import minilm_path
+
+            config_file = minilm_path() / "config.json"
+        except ImportError:  # the model's package is missing; loading it will say so
+            return None
+    elif model in BUILTIN_MODELS:
+        return None
+    elif Path(model).is_dir():
+        config_file = Path(model) / "config.json"
+    else:  # a hub name: its config only if it is in the local cache (no download here)
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(model, "config.json")
+        except (ImportError, ValueError):
+            return None
+        if not isinstance(found, str):
+            return None
+        config_file = Path(found)
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in ("max_position_embeddings", "n_positions"):
+        value = config.get(key) if isinstance(config, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def check_text_length(config: ExplainConfig) -> None:
+    """Refuse a text that cannot fit the model, before it is tokenized or the model loaded.
+
+    Every tokenizer that splits at white space gives at least one token per white-space
+    separated piece with a visible character
+    (:func:`~shapiq_spex.text.players.visible_pieces`), so a text with more pieces than the
+    model's positions (read from its ``config.json`` when that is on disk) cannot fit. Texts
+    that pass may still be refused by the game after tokenizing, with the exact token count.
+
+    Raises:
+        InvalidParameterError: the text is longer than :data:`MAX_TEXT_CHARS` or has more pieces
+            than the model has positions.
+    """
+    from shapiq_spex.text.players import visible_pieces
+
+    _check_text_chars(config.text, "TEXT")
+    limit = _model_positions(config.resolved_model())
+    if limit is None:
+        return
+    pieces = visible_pieces(config.text)
+    if pieces > limit:
+        msg = (
+            f"The text has {pieces:,} words (white-space separated pieces), so at least as many "
+            f"tokens, more than the {limit:,} positions of the model "
+            f"{config.resolved_model()!r}; explain a shorter passage (this command does not "
+            "truncate)."
+        )
+        raise InvalidParameterError(msg)
+
+
+def _error(message: str, *, kind: str = "error: ") -> None:
     one_line = " ".join(str(message).split())
-    print(f"shapiq-spex explain: error: {one_line}", file=sys.stderr)
+    print(f"shapiq-spex explain: {kind}{one_line}", file=sys.stderr, flush=True)
 
 
 def _quiet_transformers(quiet: bool):
@@ -495,6 +663,36 @@ def _quiet_transformers(quiet: bool):
     return hf_logging.enable_progress_bar if was_enabled else (lambda: None)
 
 
+def _interrupted_message(err: ExplainInterrupted) -> str:
+    """What an interrupted run kept and how to resume it, in one line."""
+    evaluated = int(err.stats.get("evaluated", 0))
+    hits = int(err.stats.get("cache_hits", 0))
+    answered = min(err.budget, evaluated + hits + int(err.stats.get("duplicates_saved", 0)))
+    done = f"interrupted after {answered} of {err.budget} queries"
+    if err.cache is None:
+        return (
+            f"{done}; nothing was kept (run with --cache FILE to keep finished model queries and "
+            "resume after an interruption)."
+        )
+    return (
+        f"{done}; they are kept in the cache {str(err.cache)!r} ({evaluated} new model answers, "
+        f"{hits} read from it): run the same command again to resume."
+    )
+
+
+def _kept_after_run(config: ExplainConfig) -> str:
+    """What is kept of a finished run whose files could not be written."""
+    if config.cache is None:
+        return (
+            "The model answers were not kept (with --cache FILE a rerun writes the files without "
+            "querying the model again)."
+        )
+    return (
+        f"Every model answer is kept in the cache {str(config.cache)!r}: the same command writes "
+        "the files without querying the model again."
+    )
+
+
 def execute(
     config: ExplainConfig,
     *,
@@ -504,7 +702,12 @@ def execute(
     quiet: bool,
     line_width: int = 100,
 ) -> tuple[int, ExplainResult | None]:
-    """Run one explanation with console output; user errors become one line and status 2 or 1.
+    """Run one explanation with console output; user errors become one line and a status.
+
+    Every output path is checked before the model is loaded; the summary and the table are
+    printed before any file is written; files are written atomically. Statuses: 0 done, 1 an
+    input that cannot be read, a model that cannot be loaded or a file that could not be written
+    after the run, 2 a bad option, 130 interrupted (Ctrl-C).
 
     Returns:
         ``(exit status, result or None)``.
@@ -515,18 +718,14 @@ def execute(
         if isinstance(line_width, bool) or not isinstance(line_width, int) or line_width < 10:
             msg = f"The '--line-width' option must be an int >= 10. Got {line_width!r}."
             raise InvalidParameterError(msg)
-        if out is not None and not Path(out).parent.is_dir():
-            msg = (
-                f"The '--out' option points into {str(Path(out).parent)!r}, which is not a folder."
-            )
-            raise InvalidParameterError(msg)
-        if json_path is not None and not Path(json_path).parent.is_dir():
-            msg = f"The '--json' option points into {str(Path(json_path).parent)!r}, not a folder."
-            raise InvalidParameterError(msg)
+        check_output_paths(out=out, json_path=json_path, cache=config.cache)
         result = explain_text(config, progress=progress)
-        written = write_outputs(
-            result, out=out, json_path=json_path, top=top, line_width=line_width
-        )
+    except ExplainInterrupted as err:
+        _error(_interrupted_message(err), kind="")
+        return 130, None
+    except KeyboardInterrupt:
+        _error("interrupted before the first model query; nothing to keep.", kind="")
+        return 130, None
     except ExplainError as err:
         _error(str(err))
         return 1, None
@@ -537,10 +736,30 @@ def execute(
         restore()
     for message in result.warnings:
         print(f"shapiq-spex explain: warning: {' '.join(message.split())}", file=sys.stderr)
-    if not quiet:
+    if not quiet:  # the result is on screen before any file is written
         print("\n".join(summary_lines(result)))
         print(f"\ntop {top} interactions ({result.interaction_values.index}):")
-        print(format_table(result, top))
-        if written:
-            print("\nwrote " + ", ".join(str(p) for p in written))
+        print(format_table(result, top), flush=True)
+    written: list[Path] = []
+    try:
+        write_outputs(
+            result, out=out, json_path=json_path, top=top, line_width=line_width, written=written
+        )
+    except KeyboardInterrupt:
+        kept = f" (wrote {', '.join(map(str, written))})" if written else ""
+        _error(f"interrupted while writing the files{kept}. {_kept_after_run(config)}", kind="")
+        return 130, result
+    except (OSError, SpexError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        where = getattr(err, "filename", None)
+        what = f"{reason}: {where}" if where else reason
+        kept = f"wrote {', '.join(map(str, written))}" if written else "wrote nothing"
+        shown = "" if quiet else " The summary and table above are this run's result."
+        _error(
+            f"the run finished but an output file could not be written ({what}); {kept}."
+            f"{shown} {_kept_after_run(config)}"
+        )
+        return 1, result
+    if not quiet and written:
+        print("\nwrote " + ", ".join(str(p) for p in written))
     return 0, result

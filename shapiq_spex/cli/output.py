@@ -6,8 +6,12 @@ All functions take the :class:`~shapiq_spex.cli.explain.ExplainResult` of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +21,18 @@ if TYPE_CHECKING:
     from shapiq_spex.cli.explain import ExplainResult
 
 __all__ = [
+    "MIN_FREE_BYTES",
+    "check_output_paths",
     "format_table",
     "result_to_dict",
     "sorted_interactions",
     "summary_lines",
+    "write_json",
     "write_outputs",
 ]
+
+#: Free space a folder must have for ``--out`` or ``--json`` (a report is 0.1-0.5 MB).
+MIN_FREE_BYTES = 4 * 2**20
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -45,8 +55,12 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
     separately as ``empty_value``), ``baseline_value`` (the model's value with every player
     masked, as shapiq stores it), ``index``, ``order``, ``method``, ``queries``, ``budget``,
     ``faithfulness_r2`` (``null`` when there was no held-out set), ``model``, ``task``, ``text``,
-    ``seed``, ``target`` and ``timing`` (seconds: ``load_s``, ``model_s``, ``overhead_s``,
-    ``explain_s``, ``total_s``).
+    ``seed``, ``target``, ``timing`` (seconds: ``load_s``, ``model_s``, ``overhead_s``,
+    ``explain_s``, ``total_s``), ``cache`` (the ``--cache`` file or ``null``) and ``engine``
+    (this run's query engine counters: ``evaluated`` model answers computed, ``cache_hits`` read
+    from the cache, ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``). A
+    resumed run gives the same document as an uninterrupted one except ``timing`` and
+    ``engine``.
     """
     names = list(result.players.names)
     iv = result.interaction_values
@@ -74,6 +88,8 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
         "text": result.text,
         "seed": result.config.seed,
         "timing": {k: round(float(v), 4) for k, v in result.timing.items()},
+        "cache": None if result.config.cache is None else str(result.config.cache),
+        "engine": {k: int(v) for k, v in result.engine_stats.items()},
     }
 
 
@@ -102,7 +118,7 @@ def summary_lines(result: ExplainResult) -> list[str]:
     r2 = _finite_or_none(r.faithfulness_r2)
     r2_text = f"{r2:.3f} on {r.n_holdout} held-out coalitions" if r2 is not None else "n/a"
     share = t["overhead_s"] / t["explain_s"] if t["explain_s"] > 0 else float("nan")
-    return [
+    lines = [
         f"model     {result.model} ({result.config.task}; explains {result.target})",
         f"players   {len(result.players.names)} {result.config.resolved_players()}s",
         f"method    {result.method_name}, index {result.interaction_values.index}, "
@@ -111,6 +127,139 @@ def summary_lines(result: ExplainResult) -> list[str]:
         f"time      total {t['total_s']:.1f} s = load {t['load_s']:.1f} s + model queries "
         f"{t['model_s']:.1f} s + overhead {t['overhead_s']:.1f} s ({share:.0%} of explain time)",
     ]
+    if result.config.cache is not None:
+        stats = result.engine_stats
+        lines.append(
+            f"cache     {result.config.cache}: {stats.get('cache_hits', 0)} model answers read, "
+            f"{stats.get('evaluated', 0)} new ones evaluated and saved"
+        )
+    return lines
+
+
+def _check_file_target(path: Path, option: str, example: str) -> None:
+    """Raise unless a file can be written at ``path`` (checked by creating a file beside it)."""
+    if path.is_dir():
+        msg = (
+            f"The '{option}' option {str(path)!r} is a folder; give a file name in it, e.g. "
+            f"{str(path / example)!r}."
+        )
+        raise InvalidParameterError(msg)
+    parent = path.parent
+    if not parent.is_dir():
+        msg = (
+            f"The '{option}' option points into {str(parent)!r}, which is not a folder; create "
+            "it first or choose another path."
+        )
+        raise InvalidParameterError(msg)
+    if path.exists() and not path.is_file():
+        msg = f"The '{option}' option {str(path)!r} exists and is not a regular file."
+        raise InvalidParameterError(msg)
+    if path.exists() and not os.access(path, os.W_OK):
+        msg = (
+            f"The '{option}' file {str(path)!r} exists and is read-only; choose another path or "
+            "make it writable."
+        )
+        raise InvalidParameterError(msg)
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".check")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        msg = (
+            f"The '{option}' option points into {str(parent)!r}, where no file can be written "
+            f"({err.strerror or err}); choose another folder."
+        )
+        raise InvalidParameterError(msg) from None
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        msg = (
+            f"The '{option}' option points into {str(parent)!r}, whose disk has only "
+            f"{free / 2**20:.1f} MiB free (at least {MIN_FREE_BYTES // 2**20} MiB needed); free "
+            "some space or choose another folder."
+        )
+        raise InvalidParameterError(msg)
+
+
+def check_output_paths(
+    *,
+    out: str | Path | None,
+    json_path: str | Path | None,
+    cache: str | Path | None = None,
+) -> None:
+    """Check every output path before the model is loaded, so that no finished run is lost.
+
+    ``--out`` (and the PNG beside it) and ``--json`` must be files that can be written: not a
+    folder, in an existing folder where a file can be created, with a few MiB free. ``--cache``
+    must not be a folder and must lie in an existing folder (the cache itself checks the rest
+    when it is opened). No two of them may be the same file.
+
+    Raises:
+        InvalidParameterError: naming the option and the fix.
+    """
+    targets: list[tuple[str, Path]] = []
+    if out is not None:
+        out = Path(out)
+        if out.suffix.lower() == ".png":
+            msg = f"The '--out' option must name the HTML file (the PNG goes beside it): {out}."
+            raise InvalidParameterError(msg)
+        _check_file_target(out, "--out", "report.html")
+        _check_file_target(out.with_suffix(".png"), "--out (its PNG)", "report.png")
+        targets += [("--out", out), ("--out (its PNG)", out.with_suffix(".png"))]
+    if json_path is not None:
+        _check_file_target(Path(json_path), "--json", "result.json")
+        targets.append(("--json", Path(json_path)))
+    if cache is not None:
+        cache = Path(cache)
+        if cache.is_dir():
+            msg = (
+                f"The '--cache' option {str(cache)!r} is a folder; give a file name in it, e.g. "
+                f"{str(cache / 'run.sqlite')!r}."
+            )
+            raise InvalidParameterError(msg)
+        if not cache.parent.is_dir():
+            msg = (
+                f"The '--cache' option points into {str(cache.parent)!r}, which is not a "
+                "folder; create it first or choose another path."
+            )
+            raise InvalidParameterError(msg)
+        targets.append(("--cache", cache))
+    seen: dict[Path, str] = {}
+    for option, path in targets:
+        key = path.resolve()
+        if key in seen:
+            msg = f"The '{seen[key]}' and '{option}' options name the same file {str(path)!r}."
+            raise InvalidParameterError(msg)
+        seen[key] = option
+
+
+def _file_mode() -> int:
+    """The permission bits a newly created file gets (0o666 minus the umask)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_json(result: ExplainResult, path: str | Path) -> Path:
+    """Write :func:`result_to_dict` as JSON atomically: a temporary file, then a rename.
+
+    A failure (full disk, vanished folder) leaves an existing file at ``path`` untouched and no
+    temporary file behind.
+    """
+    path = Path(path)
+    text = json.dumps(result_to_dict(result), indent=1) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def write_outputs(
@@ -120,40 +269,60 @@ def write_outputs(
     json_path: str | Path | None,
     top: int = 10,
     line_width: int = 100,
+    written: list[Path] | None = None,
 ) -> list[Path]:
-    """Write the HTML report (+ PNG beside it) and the JSON file; return the paths written."""
-    written: list[Path] = []
+    """Write the HTML report (+ PNG beside it) and the JSON file; return the paths written.
+
+    Each file is written atomically: the report into a temporary folder beside ``out``, the JSON
+    into a temporary file, then renamed into place, so an interrupted or failed write never
+    leaves a half-written file (an older file of the same name stays as it was).
+
+    Args:
+        result: the explanation.
+        out: the HTML report (its PNG goes beside it), or ``None``.
+        json_path: the JSON file, or ``None``.
+        top: interactions drawn as arcs in the report.
+        line_width: characters per line of the report's text views.
+        written: a list the paths are appended to as they are written (the caller keeps what
+            was written before a failure); a new list by default.
+    """
+    written = [] if written is None else written
+    if json_path is not None:
+        written.append(write_json(result, json_path))
     if out is not None:
         from shapiq_spex.plot.report import write_report
 
-        r = result.report
-        config_order = result.config.resolved_order()
-        meta = {
-            "model": result.model,
-            "task": result.config.task,
-            "explains": result.target,
-            "players": f"{len(result.players.names)} ({result.config.resolved_players()})",
-            "index": f"{result.interaction_values.index}, order <= {config_order}",
-            "load time (s)": result.timing["load_s"],
-            "total time (s)": result.timing["total_s"],
-        }
-        html_path, png_path = write_report(
-            out,
-            result.interaction_values,
-            result.players,
-            r,
-            meta,
-            k=top,
-            bar_k=max(20, top),
-            line_width=line_width,
-            title=f"{result.method_name} explanation of {result.model}",
-        )
-        written += [html_path, png_path]
-    if json_path is not None:
-        path = Path(json_path)
-        if not path.parent.is_dir():
-            msg = f"The '--json' option points into {str(path.parent)!r}, which is not a folder."
-            raise InvalidParameterError(msg)
-        path.write_text(json.dumps(result_to_dict(result), indent=1) + "\n", encoding="utf-8")
-        written.append(path)
+        final = Path(out)
+        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+        try:
+            out = staging / final.name
+
+            r = result.report
+            config_order = result.config.resolved_order()
+            meta = {
+                "model": result.model,
+                "task": result.config.task,
+                "explains": result.target,
+                "players": f"{len(result.players.names)} ({result.config.resolved_players()})",
+                "index": f"{result.interaction_values.index}, order <= {config_order}",
+                "load time (s)": result.timing["load_s"],
+                "total time (s)": result.timing["total_s"],
+            }
+            html_path, png_path = write_report(
+                out,
+                result.interaction_values,
+                result.players,
+                r,
+                meta,
+                k=top,
+                bar_k=max(20, top),
+                line_width=line_width,
+                title=f"{result.method_name} explanation of {result.model}",
+            )
+            for staged in (png_path, html_path):  # the HTML last: it is what a reader opens
+                target = final.parent / Path(staged).name
+                os.replace(staged, target)
+                written.append(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return written

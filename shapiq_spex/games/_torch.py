@@ -15,6 +15,7 @@ Model names accepted wherever a game takes ``model``:
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "check_batch_size",
     "check_choice",
     "check_fast_tokenizer",
+    "from_pretrained_checked",
     "import_torch",
     "import_transformers",
     "iter_chunks",
@@ -182,6 +184,79 @@ def _call_loader(path: str, **kwargs):
     return getattr(importlib.import_module(module_name), func_name)(**kwargs)
 
 
+#: What to pass instead, per task, when a checkpoint lacks weights the model needs.
+_COMPLETE_CHECKPOINT = {
+    "sequence-classification": (
+        "a checkpoint fine-tuned for sequence classification (with its trained classification "
+        "head), or the offline 'minilm-sentiment'"
+    ),
+    "causal-lm": "a causal language model checkpoint with its LM head, or the offline 'smollm2'",
+    "encoder": "a complete encoder checkpoint, or the offline 'minilm'",
+}
+
+
+def from_pretrained_checked(auto_class, name, *, task: Task, **kwargs):
+    """``auto_class.from_pretrained(name)`` that refuses checkpoints lacking weights of the model.
+
+    transformers initialises weights missing from a checkpoint at random with a warning, for
+    example the classification head when an encoder folder is loaded as a sequence classifier:
+    every run would then explain another random model, whatever the seed. The encoder task
+    accepts a missing pooler (the games pool the hidden states themselves).
+
+    Args:
+        auto_class: a transformers ``AutoModel*`` class (or any class with ``from_pretrained``).
+        name: hub name or local folder.
+        task: the task the model is loaded for (names the fix in the message).
+        **kwargs: passed on to ``from_pretrained``.
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        InvalidParameterError: weights the model needs are missing from the checkpoint.
+    """
+    # transformers logs a multi-line load report of the missing weights; hold it back and show
+    # it only when the checkpoint is accepted (the error below says the same in one line)
+    logger = logging.getLogger("transformers.modeling_utils")
+    held: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = held.append
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        model, info = auto_class.from_pretrained(name, output_loading_info=True, **kwargs)
+    except BaseException:
+        _release(logger, handler, propagate, held)
+        raise
+    _release(logger, handler, propagate, [])
+    missing = sorted(info.get("missing_keys") or ())
+    if task == "encoder":
+        missing = [key for key in missing if "pooler" not in key.split(".")]
+    if missing:
+        shown = ", ".join(missing[:4]) + (
+            f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        )
+        msg = (
+            f"The 'model' parameter {str(name)!r} has no trained weights for {len(missing)} "
+            f"parameters of {type(model).__name__} ({shown}): transformers would initialise them "
+            "at random, so the results would explain a random model and change from run to run "
+            f"even with the same seed. Pass {_COMPLETE_CHECKPOINT[task]}."
+        )
+        raise InvalidParameterError(msg)
+    for record in held:
+        logger.handle(record)
+    return model
+
+
+def _release(logger, handler, propagate: bool, records) -> None:
+    """Undo the hold of :func:`from_pretrained_checked` and emit the held ``records``."""
+    logger.removeHandler(handler)
+    logger.propagate = propagate
+    for record in records:
+        logger.handle(record)
+
+
 def load_model_and_tokenizer(
     model,
     tokenizer=None,
@@ -239,7 +314,9 @@ def load_model_and_tokenizer(
             transformers = import_transformers()
             name = model
             kwargs = {"dtype": dt} if dt is not None else {}
-            model = _auto_class(transformers, task).from_pretrained(name, **kwargs)
+            model = from_pretrained_checked(
+                _auto_class(transformers, task), name, task=task, **kwargs
+            )
             tok_name = name if tokenizer is None else tokenizer
             if isinstance(tok_name, str):
                 tokenizer = transformers.AutoTokenizer.from_pretrained(tok_name)

@@ -25,6 +25,7 @@ import numpy as np
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.games._torch import (
     LLM_INSTALL_HINT,
+    from_pretrained_checked,
     import_torch,
     import_transformers,
     mean_pool,
@@ -75,7 +76,7 @@ def load_minilm(*, device=None, dtype=None):
     path = minilm_path()
     dt = resolve_dtype(dtype)
     kwargs = {"dtype": dt} if dt is not None else {}
-    encoder = transformers.AutoModel.from_pretrained(path, **kwargs)
+    encoder = from_pretrained_checked(transformers.AutoModel, path, task="encoder", **kwargs)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     encoder = encoder.to(resolve_device(device)).eval()
     return encoder, tokenizer

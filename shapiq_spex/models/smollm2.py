@@ -21,7 +21,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from shapiq_spex.games._torch import import_transformers, resolve_device, resolve_dtype
+from shapiq_spex.games._torch import (
+    from_pretrained_checked,
+    import_transformers,
+    resolve_device,
+    resolve_dtype,
+)
 
 __all__ = ["GGUF_FILE", "cache_folder", "gguf_path", "load_smollm2"]
 
@@ -127,7 +132,9 @@ def load_smollm2(*, device=None, dtype=None, cache_dir: str | Path | None = None
         _convert(gguf, ckpt, key)
     dt = resolve_dtype(dtype)
     kwargs = {"dtype": dt} if dt is not None else {}
-    model = transformers.AutoModelForCausalLM.from_pretrained(ckpt, **kwargs)
+    model = from_pretrained_checked(
+        transformers.AutoModelForCausalLM, ckpt, task="causal-lm", **kwargs
+    )
     tokenizer = transformers.AutoTokenizer.from_pretrained(ckpt)
     model = model.to(resolve_device(device)).eval()
     return model, tokenizer

@@ -67,6 +67,7 @@ __all__ = [
     "check_fast_tokenizer",
     "sentence_spans",
     "unspaced_scripts",
+    "visible_pieces",
     "word_spans",
 ]
 
@@ -222,6 +223,16 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> np.ndar
             spans.append(bounds)
         prev = cut
     return np.array(spans, dtype=np.int64).reshape(-1, 2)
+
+
+def visible_pieces(text: str) -> int:
+    """Number of white-space separated pieces of ``text`` with a visible character.
+
+    A lower bound on the number of tokens of every tokenizer that splits at white space first
+    (WordPiece, byte-level BPE, SentencePiece): each such piece gives at least one token. It
+    needs no tokenizer, so a text too long for a model can be refused before tokenizing it.
+    """
+    return sum(1 for piece in text.split() if _VISIBLE.search(piece))
 
 
 def unspaced_scripts(text: str, start: int = 0, end: int | None = None) -> list[str]:
