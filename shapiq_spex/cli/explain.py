@@ -37,6 +37,7 @@ import numpy as np
 
 from shapiq_spex.cli.output import check_output_paths, format_table, summary_lines, write_outputs
 from shapiq_spex.exceptions import InvalidParameterError, SpexError
+from shapiq_spex.validation import check_random_state
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -206,13 +207,7 @@ def check_config(config: ExplainConfig) -> None:
     if config.index in ("SV", "BV") and order != 1:
         msg = f"The index {config.index} is first-order: use '--order 1' (got --order {order})."
         raise InvalidParameterError(msg)
-    seed = config.seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        msg = (
-            f"The '--seed' option must be a non-negative integer (a random seed such as 0). "
-            f"Got {seed!r}."
-        )
-        raise InvalidParameterError(msg)
+    check_random_state(config.seed, name="--seed")
     if config.cache is not None and not isinstance(config.cache, str | os.PathLike):
         msg = f"The '--cache' option must be a file path. Got {config.cache!r}."
         raise InvalidParameterError(msg)

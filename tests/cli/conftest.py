@@ -26,6 +26,18 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fail the test if the command loads the model (it must refuse before)."""
+    import shapiq_spex.cli.explain
+
+    def refuse(config):
+        msg = "the model was loaded before the options and the input were checked"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(shapiq_spex.cli.explain, "build_game", refuse)
+
+
 @pytest.fixture(scope="session")
 def tiny_classifier_dir(tmp_path_factory):
     """A tiny random BERT classifier + word-level tokenizer, saved with save_pretrained."""

@@ -11,7 +11,6 @@ import unicodedata
 import pytest
 from cli_texts import REVIEW
 
-import shapiq_spex.cli.explain as explain_module
 from shapiq_spex.cli.explain import MAX_TEXT_CHARS, ExplainConfig, check_config
 from shapiq_spex.cli.main import INDEX_CHOICES, main
 from shapiq_spex.exceptions import InvalidParameterError
@@ -24,17 +23,6 @@ def run_cli(args, capsys):
         status = exit_.code
     out, err = capsys.readouterr()
     return status, out, err
-
-
-@pytest.fixture
-def no_model_load(monkeypatch):
-    """Fail the test if the command loads the model (it must refuse before)."""
-
-    def refuse(config):
-        msg = "the model was loaded before the input was checked"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(explain_module, "build_game", refuse)
 
 
 def test_index_choices_are_the_supported_indices():

@@ -23,17 +23,6 @@ def run_cli(args, capsys):
     return status, out, err
 
 
-@pytest.fixture
-def no_model_load(monkeypatch):
-    """Fail the test if the command loads the model (it must refuse before)."""
-
-    def refuse(config):
-        msg = "the model was loaded before the options were checked"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(explain_module, "build_game", refuse)
-
-
 @contextlib.contextmanager
 def small_disk(folder: Path, size: str):
     """A real tmpfs of ``size`` mounted at ``folder`` (skips where mounting is not allowed)."""
