@@ -200,3 +200,13 @@ def test_ctrl_c_without_cache_says_nothing_was_kept(tiny_classifier_dir, capsys,
     assert len(err.strip().splitlines()) == 1, err
     assert "interrupted after" in err
     assert "nothing was kept (run with --cache FILE" in err
+
+
+def test_a_damaged_cache_file_is_refused_before_the_model_loads(tmp_path, capsys, no_model_load):
+    cache = tmp_path / "run.sqlite"
+    cache.write_bytes(b"this is no SQLite database" * 100)
+    status, _, err = run_cli([REVIEW, "--no-report", "--cache", cache], capsys)
+    assert status == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert str(cache) in err
+    assert cache.read_bytes().startswith(b"this is no SQLite")  # left as it was
