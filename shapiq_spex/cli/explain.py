@@ -95,7 +95,7 @@ class ExplainInterrupted(KeyboardInterrupt):
     """Ctrl-C during the model queries, with what was done and kept.
 
     Attributes:
-        queries: coalitions the approximator had been answered when interrupted.
+        queries: coalitions answered to the approximator (in whole chunks) before the interrupt.
         budget: the run's budget.
         stats: the query engine's :class:`~shapiq_spex.engine.EngineStats` as a dict
             (``evaluated``: model answers computed by this run, ``cache_hits``: read from the
