@@ -5,7 +5,9 @@ busy of its upstream servers. It answers ``429 Too Many Requests`` itself (with 
 error body and an optional ``Retry-After``) when
 
 * more than ``capacity`` requests are in flight (an overloaded server), or
-* a seeded Bernoulli draw with probability ``reject_rate`` says so (a flaky rate limiter),
+* a seeded Bernoulli draw with probability ``reject_rate`` says so (a flaky rate limiter), or
+* ``quota`` requests were forwarded (then a 429 ``insufficient_quota``, as when an account's
+  quota is used up),
 
 and ``502`` when an upstream cannot be reached. Counters say how many requests were forwarded
 and rejected. It is the fault injection behind the endpoint tests and benchmark, and the
@@ -24,6 +26,7 @@ from shapiq_spex.exceptions import InvalidParameterError
 
 __all__ = ["FaultInjectingProxy"]
 
+_QUOTA = "quota"  # _admit's answer when the quota is used up
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
@@ -35,6 +38,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """Silence the per-request log lines."""
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        proxy = self.server.owner
+        if proxy.record:
+            with proxy._lock:
+                proxy.requests.append((self.command, self.path, self._body, status))
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -47,14 +54,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self._body = body
         proxy = self.server.owner
         upstream = proxy._admit()
-        if upstream is None:
+        if upstream in (None, _QUOTA):
+            code = "rate_limited" if upstream is None else "insufficient_quota"
             error = {
                 "error": {
-                    "message": "Too many requests (injected by FaultInjectingProxy).",
-                    "type": "rate_limit_error",
-                    "code": "rate_limited",
+                    "message": f"Too many requests ({code}, injected by FaultInjectingProxy).",
+                    "type": "rate_limit_error" if upstream is None else "insufficient_quota",
+                    "code": code,
                 }
             }
             headers = {"Content-Type": "application/json"}
@@ -98,9 +107,16 @@ class FaultInjectingProxy:
         reject_rate: probability of a 429 for each request (seeded). Defaults to 0.
         retry_after_s: ``Retry-After`` seconds sent with each 429; ``None`` sends none.
         random_state: seed of the rejections. Defaults to 0.
+        record: keep every request as ``(method, path, body bytes, status answered)`` in
+            :attr:`requests`.
+        quota: after this many forwarded requests, answer every request with a 429
+            ``insufficient_quota`` (as the OpenAI API does when the account's quota is used up);
+            set :attr:`quota` to ``None`` again to lift it. Default no quota.
 
     Attributes:
-        counts: ``{"forwarded", "rejected_overload", "rejected_random", "upstream_errors"}``.
+        counts: ``{"forwarded", "rejected_overload", "rejected_random", "rejected_quota",
+            "upstream_errors"}``.
+        requests: the recorded requests (with ``record=True``), rejected ones included.
         base_url: ``http://host:port/v1``.
     """
 
@@ -114,6 +130,8 @@ class FaultInjectingProxy:
         reject_rate: float = 0.0,
         retry_after_s: float | None = None,
         random_state: int = 0,
+        record: bool = False,
+        quota: int | None = None,
     ) -> None:
         if not upstreams:
             msg = "The 'upstreams' parameter must list at least one server URL."
@@ -136,10 +154,20 @@ class FaultInjectingProxy:
         self.reject_rate = float(reject_rate)
         self.retry_after_s = retry_after_s
         self._rng = np.random.default_rng(random_state)
+        self.record = bool(record)
+        self.quota = quota
+        self.requests: list[tuple[str, str, bytes, int]] = []
         self._lock = threading.Lock()
         self._busy = dict.fromkeys(self.upstreams, 0)
         self.counts = dict.fromkeys(
-            ("forwarded", "rejected_overload", "rejected_random", "upstream_errors"), 0
+            (
+                "forwarded",
+                "rejected_overload",
+                "rejected_random",
+                "rejected_quota",
+                "upstream_errors",
+            ),
+            0,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -155,8 +183,11 @@ class FaultInjectingProxy:
             self.counts[name] += 1
 
     def _admit(self) -> str | None:
-        """The upstream for a new request, or ``None`` to answer 429."""
+        """The upstream for a new request, ``None`` to answer 429, ``_QUOTA`` for no quota."""
         with self._lock:
+            if self.quota is not None and self.counts["forwarded"] >= self.quota:
+                self.counts["rejected_quota"] += 1
+                return _QUOTA
             in_flight = sum(self._busy.values())
             if self.capacity is not None and in_flight >= self.capacity:
                 self.counts["rejected_overload"] += 1

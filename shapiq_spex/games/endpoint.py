@@ -596,8 +596,8 @@ class EndpointGame(Game):
                 stacklevel=3,
             )
         if isinstance(self.masker, TokenTextMasker):
-            local_answer = len(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
-            local = int(self.masker.token_counts(np.ones((1, n), dtype=bool))[0]) + local_answer
+            # server count minus local prompt count: the answer (and any BOS the server adds)
+            local = int(self.masker.token_counts(np.ones((1, n), dtype=bool))[0])
             self._token_offset = n_with - local
         self.original_model_output = float(self._reduce(values))
 
