@@ -7,10 +7,8 @@ backoff, rate limits, concurrency and the API-key handling are tested on real HT
 
 from __future__ import annotations
 
-import http.server
 import json
 import pickle
-import threading
 import time
 
 import pytest
@@ -27,67 +25,7 @@ from shapiq_spex.endpoint.client import (
 from shapiq_spex.endpoint.llama_server import free_port
 from shapiq_spex.exceptions import InvalidParameterError
 
-OK = {"choices": [{"text": "hi"}], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}
 FAST = RetryPolicy(max_retries=4, backoff_base_s=0.01, backoff_max_s=0.02)
-
-
-class ScriptedServer:
-    """Answers requests from a list of (status, body, headers, delay_s); then 200 OK."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[int, object, dict, float]] = []
-        self.requests: list[dict] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.lock = threading.Lock()
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"null")
-                with owner.lock:
-                    owner.requests.append({"headers": dict(self.headers), "body": body})
-                    step = owner.script.pop(0) if owner.script else (200, OK, {}, 0.0)
-                    owner.in_flight += 1
-                    owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
-                status, answer, headers, delay = step
-                time.sleep(delay)
-                with owner.lock:
-                    owner.in_flight -= 1
-                if isinstance(answer, dict) and "echo_index" in answer:
-                    answer = {**OK, "index": body["i"]}
-                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST  # noqa: N815
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    s = ScriptedServer()
-    yield s
-    s.close()
 
 
 def error(message: str, code: str | None = None) -> dict:
@@ -98,7 +36,7 @@ def error(message: str, code: str | None = None) -> dict:
 def test_retries_429_and_5xx_then_succeeds(server, status):
     server.script = [(status, error("busy"), {}, 0.0)] * 2
     with EndpointClient(server.url, retry=FAST) as client:
-        assert client.post("/completions", {"i": 0}) == OK
+        assert client.post("/completions", {"i": 0}) == server.ok
         usage = client.usage
     assert len(server.requests) == 3
     assert (usage.requests, usage.attempts, usage.retries) == (1, 3, 2)
@@ -159,9 +97,9 @@ def test_connection_refused_is_a_quick_clear_error():
 
 
 def test_timeout_is_retried_as_timeout(server):
-    server.script = [(200, OK, {}, 1.0)]
+    server.script = [(200, server.ok, {}, 1.0)]
     with EndpointClient(server.url, retry=FAST, timeout_s=0.3) as client:
-        assert client.post("/completions", {}) == OK
+        assert client.post("/completions", {}) == server.ok
         assert client.usage.retries_by_cause == {"timeout": 1}
 
 
@@ -226,7 +164,11 @@ def test_map_keeps_order_and_bounds_concurrency(server, concurrency):
 
 def test_map_keeps_answers_that_arrived_before_an_error(server):
     # the first request fails (400) while two are in flight: they still reach on_result
-    server.script = [(400, error("bad"), {}, 0.2), (200, OK, {}, 0.3), (200, OK, {}, 0.3)]
+    server.script = [
+        (400, error("bad"), {}, 0.2),
+        (200, server.ok, {}, 0.3),
+        (200, server.ok, {}, 0.3),
+    ]
     seen = []
     with (
         EndpointClient(server.url, retry=FAST, concurrency=3) as client,
