@@ -315,7 +315,9 @@ class SQLiteStore(StoreBackend):
         self._closed = False
         self.identity: dict[str, Any] | None = None
         self.n_players: int | None = None
-        wal_present = Path(f"{self.path}-wal").exists()
+        # An empty '-wal' holds nothing (read-only connections leave one behind).
+        wal = Path(f"{self.path}-wal")
+        wal_present = wal.is_file() and wal.stat().st_size > 0
         if read_only:
             self._conn = self._connect_read_only(wal_present)
         else:
@@ -325,11 +327,12 @@ class SQLiteStore(StoreBackend):
             )
         try:
             self._check_integrity()
-            with self._lock:
-                self._check_format(new_ok=not read_only)  # before WAL mode changes the file
+            with self._lock:  # both before WAL mode changes the file
+                self._check_format(new_ok=not read_only)
+                incomplete = self._refuse_incomplete(wal_present)
             if not read_only:
                 self._enable_wal()
-            self._init_schema(wal_present)
+                self._init_schema(incomplete)
             if not read_only:
                 self._checkpoint("FULL")  # the main file now records this writer (docstring)
         except BaseException:
@@ -493,35 +496,30 @@ class SQLiteStore(StoreBackend):
                         self._conn.execute("ROLLBACK")
                 raise
 
-    def _init_schema(self, wal_present: bool) -> None:
-        with self._lock:
-            if self.read_only:
-                self._check_format()
-                self._check_sessions(wal_present)
-                return
-            with self._transaction("open"):
-                if not self._tables():  # a new file
-                    self._conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-                    self._conn.execute(
-                        "CREATE TABLE game_values (game BLOB NOT NULL, coalition BLOB NOT NULL, "
-                        "value BLOB NOT NULL, PRIMARY KEY (game, coalition)) WITHOUT ROWID"
-                    )
-                    self._conn.execute(
-                        "CREATE TABLE sessions (token TEXT PRIMARY KEY, pid INTEGER, host TEXT, "
-                        "started TEXT, opened REAL)"
-                    )
-                    self._conn.executemany(
-                        "INSERT INTO meta VALUES (?, ?)",
-                        [("format", _FORMAT), ("schema_version", _SCHEMA_VERSION)],
-                    )
-                self._check_format()
-                self._check_sessions(wal_present)
-                self._session = uuid.uuid4().hex
-                pid = os.getpid()
+    def _init_schema(self, incomplete: bool) -> None:
+        with self._lock, self._transaction("open"):
+            if not self._tables():  # a new file
+                self._conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
                 self._conn.execute(
-                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-                    (self._session, pid, socket.gethostname(), _process_start(pid), time.time()),
+                    "CREATE TABLE game_values (game BLOB NOT NULL, coalition BLOB NOT NULL, "
+                    "value BLOB NOT NULL, PRIMARY KEY (game, coalition)) WITHOUT ROWID"
                 )
+                self._conn.execute(
+                    "CREATE TABLE sessions (token TEXT PRIMARY KEY, pid INTEGER, host TEXT, "
+                    "started TEXT, opened REAL)"
+                )
+                self._conn.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("format", _FORMAT), ("schema_version", _SCHEMA_VERSION)],
+                )
+            self._check_format()
+            self._clean_sessions(incomplete)
+            self._session = uuid.uuid4().hex
+            pid = os.getpid()
+            self._conn.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                (self._session, pid, socket.gethostname(), _process_start(pid), time.time()),
+            )
 
     def _tables(self) -> set[str]:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -547,12 +545,19 @@ class SQLiteStore(StoreBackend):
             )
             raise CacheFileError(msg)
 
-    def _check_sessions(self, wal_present: bool) -> None:
-        rows = self._conn.execute("SELECT token, pid, host, started, opened FROM sessions")
-        rows = rows.fetchall()
+    def _refuse_incomplete(self, wal_present: bool) -> bool:
+        """Refuse a main file that lists a writer while its ``-wal`` is missing (docstring).
+
+        Returns:
+            Whether the file is such an incomplete one (only when ``accept_incomplete``).
+        """
+        if "sessions" not in self._tables():
+            return False
+        with self._errors("read"):
+            rows = self._conn.execute("SELECT pid, host, opened FROM sessions").fetchall()
         incomplete = bool(rows) and not wal_present
         if incomplete and not self.accept_incomplete:
-            _, pid, host, _, opened = rows[0]
+            pid, host, opened = rows[0]
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(opened))
             with self._errors("read"):
                 n_values = self._conn.execute("SELECT count(*) FROM game_values").fetchone()[0]
@@ -569,11 +574,16 @@ class SQLiteStore(StoreBackend):
                 "those."
             )
             raise CacheFileError(msg)
-        if self.read_only:
-            return
-        # Sessions of writers that are gone: their committed values are in the '-wal' that SQLite
-        # just recovered (or, for an accepted incomplete copy, knowingly given up).
-        dead = [r[0] for r in rows if incomplete or not _session_alive(*r[1:4])]
+        return incomplete
+
+    def _clean_sessions(self, incomplete: bool) -> None:
+        """Remove the sessions of writers that are gone (inside the opening transaction).
+
+        Their committed values are in the '-wal' that SQLite just recovered, or, for an accepted
+        incomplete file, knowingly given up.
+        """
+        rows = self._conn.execute("SELECT token, pid, host, started FROM sessions").fetchall()
+        dead = [r[0] for r in rows if incomplete or not _session_alive(*r[1:])]
         self._conn.executemany("DELETE FROM sessions WHERE token = ?", [(t,) for t in dead])
 
     def _checkpoint(self, mode: str) -> bool:
@@ -706,10 +716,12 @@ class SQLiteStore(StoreBackend):
     def close(self) -> None:
         """Fold the ``-wal`` into the main file and close the connection (idempotent).
 
-        A writable store removes its session, checkpoints with ``TRUNCATE`` and, when no other
-        writer has the file open, switches it out of WAL mode: the closed cache is then one
-        self-contained file that can be copied alone and read from a read-only place. Failing to
-        do so (a full disk, say) is only warned about: the values stay safe in the ``-wal`` file.
+        A writable store removes its session; the last writer to close then checkpoints with
+        ``TRUNCATE`` and switches the file out of WAL mode: the closed cache is one
+        self-contained file that can be copied alone and read from a read-only place. (While
+        other writers go on, their ``-wal`` is left as it is: a live writer's ``-wal`` is never
+        empty, which is how an opener tells the original file from a copy.) Failing to fold (a
+        full disk, say) is only warned about: the values stay safe in the ``-wal`` file.
         """
         with self._lock:
             if self._closed:
@@ -723,8 +735,8 @@ class SQLiteStore(StoreBackend):
                     others = [r for r in rows.fetchall() if _session_alive(*r)]
                     if not others:  # only dead writers left: nobody will remove their rows
                         self._conn.execute("DELETE FROM sessions")
-                self._checkpoint("TRUNCATE")
                 if not others:
+                    self._checkpoint("TRUNCATE")
                     with self._lock:
                         self._conn.execute("PRAGMA busy_timeout=100")
                         with contextlib.suppress(sqlite3.OperationalError):  # a reader came in

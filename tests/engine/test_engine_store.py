@@ -530,7 +530,9 @@ class TestCompleteness:
         a(_rows(16, 100, seed=1))
         b(_rows(16, 100, seed=2))
         a.close()
-        assert Path(f"{path}-wal").exists()  # b still writes
+        assert Path(f"{path}-wal").stat().st_size > 0  # b still writes
+        # A third writer joining the original file is not mistaken for a copy.
+        QueryEngine(LinearGame(16), cache=path, progress=False).close()
         b.close()
         assert not Path(f"{path}-wal").exists()
         shutil.copy(path, tmp_path / "copy.sqlite")
