@@ -15,9 +15,10 @@ the ``-wal`` file next to the cache and reach the main file only at a checkpoint
 main file alone after a crash (or while a run is going) would look like a complete, smaller
 cache. To detect that, every writable connection registers itself in a ``sessions`` table and
 forces a checkpoint at once, so the main file itself records "a writer is active"; closing the
-store removes the row, checkpoints everything into the main file (truncating the ``-wal``) and,
-when no other writer is left, switches the file back to a plain single-file database. A main file
-that still lists a session while no ``-wal`` file lies next to it is therefore refused as
+store removes the row, and the last writer to close checkpoints everything into the main file
+(truncating the ``-wal``) and switches it back to a plain single-file database. A live writer's
+``-wal`` is never empty, so a main file that still lists a session while no non-empty ``-wal``
+lies next to it is a copy or a crashed run's file without its ``-wal``: it is refused as
 incomplete (:class:`CacheFileError`), unless ``accept_incomplete=True``.
 """
 
