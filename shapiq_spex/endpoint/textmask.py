@@ -6,8 +6,10 @@ An endpoint takes text, so every coalition becomes a string. Two ways to build i
   and masking are exactly those of the in-process games (:class:`~shapiq_spex.text.TextPlayers`
   and :class:`~shapiq_spex.text.TextMasker` on token ids, ``"token"`` players and
   ``"mask_token"`` included), and the masked ids are decoded back to text. The server then
-  tokenizes that text; for the same tokenizer it gets the in-process model's ids back (byte-level
-  BPE decodes and re-encodes exactly; the games count any mismatch in the token numbers).
+  tokenizes that text; for the same tokenizer it gets the in-process model's ids back, except
+  where the tokenizer merges across a removed player (see
+  :meth:`TokenTextMasker.retokenizes_exactly`; the games count such prompts from the server's
+  token numbers).
 * :class:`SpanTextMasker` (no tokenizer, e.g. an API model): ``"word"`` / ``"sentence"`` /
   custom-span players on characters. An absent player is cut out together with the one space
   right before it (the space belongs to the next word, as in BPE's ``Ġword`` and
@@ -183,6 +185,28 @@ class TokenTextMasker:
         ]
         return self.tokenizer.batch_decode(
             rows, skip_special_tokens=False, clean_up_tokenization_spaces=False
+        )
+
+    def retokenizes_exactly(self, coalitions) -> np.ndarray:
+        """Whether each masked text tokenizes back to the in-process model's token ids.
+
+        Dropping a player's tokens can leave text whose tokenization merges across the gap (with
+        SmolLM2's BPE, ``?`` and ``.`` left side by side become one token ``?.``); a server given
+        that text sees other tokens than the in-process model (about 1% of random coalitions of a
+        23-word riddle prompt).
+
+        Returns:
+            ``(m,)`` bool.
+        """
+        x = check_coalitions(coalitions, self.n_players)
+        batch = self.masker(x, padding_side="right")
+        encoded = self.tokenizer(self.texts(x), add_special_tokens=False)["input_ids"]
+        return np.array(
+            [
+                list(ids) == row[: int(n)].tolist()
+                for ids, row, n in zip(encoded, batch.input_ids, batch.lengths, strict=True)
+            ],
+            dtype=bool,
         )
 
     def identity(self) -> dict:

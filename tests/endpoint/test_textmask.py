@@ -84,3 +84,22 @@ def test_span_masker_keeps_newlines_and_extra_spaces():
     assert masker.texts(np.array([[False, True, True]])) == ["user\n  has apples"]
     assert masker.texts(np.array([[True, False, True]])) == ["user\nMary  apples"]
     assert masker.texts(np.array([[True, True, False]])) == ["user\nMary  has"]
+
+
+def test_retokenizes_exactly_flags_merges_across_a_removed_player():
+    pytest.importorskip("transformers")
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    # a BPE-like vocabulary where "?" and "." merge into "?." when they meet
+    vocab = {"<unk>": 0, "a": 1, "?": 2, ".": 3, "?.": 4, "b": 5, " ": 6}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    split = Regex(r"\?\.|\?|\.|a|b| ")
+    backend.pre_tokenizer = pre_tokenizers.Split(split, behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>")
+    text = "a? b."
+    masker = TokenTextMasker(text, (0, len(text)), [(0, 2), (3, 4), (4, 5)], "remove", tok)
+    x = np.array([[True, True, True], [True, False, True], [False, True, True]])
+    assert masker.texts(x) == ["a? b.", "a?.", " b."]
+    assert masker.retokenizes_exactly(x).tolist() == [True, False, True]
