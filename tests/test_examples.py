@@ -29,7 +29,7 @@ def run_in_process(name: str, capsys, monkeypatch) -> str:
 def test_every_example_has_a_test():
     tested = {"tabular_lightgbm", "sentiment_text", "llm_answer_attribution"}
     tested |= {"attention_heads", "data_attribution"}
-    tested |= {"case_riddle", "case_digits", "case_attention_heads"}
+    tested |= {"case_riddle", "case_digits", "case_attention_heads", "case_endpoint_riddle"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -88,6 +88,21 @@ def test_case_riddle(capsys, monkeypatch):
     methods = ("interactions:", "Banzhaf:", "Shapley:")
     expected = [[f"r={r}", m, a] for a in ("remove", "replace") for r in (1, 2) for m in methods]
     assert rows == expected
+
+
+@pytest.mark.llm
+@pytest.mark.server
+def test_case_endpoint_riddle(capsys, monkeypatch):
+    """The case study through a llama.cpp server the script starts and stops itself."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is installed by make install")
+    out = run_in_process("case_endpoint_riddle", capsys, monkeypatch)
+    rows = [line.split("'")[0].split() for line in out.splitlines() if line.startswith("  r=")]
+    methods = ("interactions:", "Banzhaf:", "Shapley:")
+    removal = [[f"r={r}", m, "remove"] for r in (1, 2) for m in methods]
+    assert rows[:6] == removal
+    assert rows[6:] == [["r=1", m, "replace"] for m in methods]  # one word has a synonym
+    assert "top Shapley:" in out
 
 
 @pytest.mark.llm

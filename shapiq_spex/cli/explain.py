@@ -79,6 +79,7 @@ SPEX_DEGREE_CAP_FLOOR = 2
 DEFAULT_BUDGET = 800
 CLASSIFICATION_OUTPUTS = ("logit", "log_prob", "prob", "logit_margin")
 GENERATION_OUTPUTS = ("log_prob", "mean_log_prob")
+LABEL_OUTPUTS = ("log_prob", "log_odds", "prob_margin")
 #: Longest text ``explain`` takes, in characters: far more than any model it runs reads (the
 #: MiniLM default reads 512 tokens, SmolLM2 8,192), yet tokenized in a few seconds (a 50 MB file
 #: took 151 s). Checked before the text is tokenized or the model loaded.
@@ -140,6 +141,14 @@ class ExplainConfig:
             ``None`` = leave them as they are. On a busy machine with few cores, 1 is fastest.
         cache: SQLite file keeping every finished batch of model queries; the same command
             with the same file resumes an interrupted run identically. ``None`` = memory only.
+        endpoint: API root URL of a served model (generation only):
+            :class:`~shapiq_spex.games.EndpointGame` instead of a local model.
+        scoring: ``"answer_logprob"`` or ``"label_logprob"`` (needed with ``endpoint``).
+        labels: label strings of ``label_logprob``, the first one explained.
+        missing_label: ``"error"``, ``"bound"`` or a float (``label_logprob``).
+        api_key_env: environment variable holding the endpoint's API key.
+        tokenizer: the served model's tokenizer (token-level masking, local chat template).
+        concurrency: requests in flight at once.
     """
 
     text: str
@@ -162,6 +171,13 @@ class ExplainConfig:
     degree_cap: int | None = None
     threads: int | None = None
     cache: Path | str | None = None
+    endpoint: str | None = None
+    scoring: str | None = None
+    labels: list[str] | None = None
+    missing_label: str | None = None
+    api_key_env: str | None = None
+    tokenizer: str | None = None
+    concurrency: int = 4
 
     def resolved_model(self) -> str:
         """The model name actually used."""
@@ -235,9 +251,76 @@ def check_config(config: ExplainConfig) -> None:
             msg = "The '--target' option needs '--task classification' (the task is generation)."
             raise InvalidParameterError(msg)
         allowed = GENERATION_OUTPUTS
+    _check_endpoint(config)
+    if config.endpoint is not None and config.scoring == "label_logprob":
+        allowed = LABEL_OUTPUTS
     if config.output is not None and config.output not in allowed:
         msg = f"The '--output' option of the {config.task} task must be one of {allowed}."
         raise InvalidParameterError(msg + f" Got {config.output!r}.")
+
+
+def _check_endpoint(config: ExplainConfig) -> None:
+    """The served-model options: all or none, and only with generation."""
+    served = ("scoring", "labels", "missing_label", "api_key_env", "tokenizer")
+    if config.endpoint is None:
+        given = [name for name in served if getattr(config, name) is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            msg = f"The option(s) {flags} need '--endpoint URL' (a served model)."
+            raise InvalidParameterError(msg)
+        return
+    if config.task != "generation":
+        msg = "The '--endpoint' option needs '--task generation'."
+        raise InvalidParameterError(msg)
+    if config.model is None or config.scoring is None:
+        msg = (
+            "The '--endpoint' option needs '--model NAME' (the served model's name) and "
+            "'--scoring answer_logprob' or '--scoring label_logprob'."
+        )
+        raise InvalidParameterError(msg)
+    if (config.scoring == "label_logprob") != (config.labels is not None):
+        msg = "The '--labels' option goes with '--scoring label_logprob' (and is needed there)."
+        raise InvalidParameterError(msg)
+    if config.missing_label is not None and config.scoring != "label_logprob":
+        msg = "The '--missing-label' option needs '--scoring label_logprob'."
+        raise InvalidParameterError(msg)
+
+
+def _missing_label(value: str | None) -> str | float:
+    if value is None or value in ("error", "bound"):
+        return value or "error"
+    try:
+        return float(value)
+    except ValueError:
+        msg = f"The '--missing-label' option must be error, bound or a float. Got {value!r}."
+        raise InvalidParameterError(msg) from None
+
+
+def build_endpoint_game(config: ExplainConfig) -> Any:
+    """The :class:`~shapiq_spex.games.EndpointGame` of ``config`` (checks the endpoint)."""
+    from shapiq_spex.games import EndpointGame
+
+    kwargs: dict[str, Any] = {
+        "scoring": config.scoring,
+        "query": config.query,
+        "players": config.resolved_players(),
+        "tokenizer": config.tokenizer,
+        "use_chat_template": config.chat_template,
+        "api_key_env": config.api_key_env,
+        "concurrency": config.concurrency,
+    }
+    if config.mask_strategy is not None:
+        kwargs["mask_strategy"] = config.mask_strategy
+    if config.scoring == "answer_logprob":
+        kwargs["answer"] = config.answer
+        if config.output is not None:
+            kwargs["output"] = config.output
+    else:
+        kwargs["labels"] = config.labels
+        kwargs["missing_label"] = _missing_label(config.missing_label)
+        if config.output is not None:
+            kwargs["label_output"] = config.output
+    return EndpointGame(config.text, config.endpoint, config.model, **kwargs)
 
 
 # ---------------------------------------------------------------------------------- game
@@ -271,6 +354,9 @@ class ProgressGame:
             out[start:stop] = np.asarray(self.game(coalitions[start:stop]), dtype=np.float64)
             self.bar.update(stop - start)
             self.queries += stop - start
+            usage = getattr(getattr(self.game, "game", self.game), "usage_summary", None)
+            if callable(usage):  # a served model: tokens, retries, cost
+                self.bar.set_postfix_str(usage(), refresh=False)
         return out
 
 
@@ -283,6 +369,8 @@ def build_game(config: ExplainConfig) -> Any:
     """
     from shapiq_spex.games import GenerationLogProbGame, TextClassificationGame
 
+    if config.endpoint is not None:
+        return build_endpoint_game(config)
     kwargs: dict[str, Any] = {
         "players": config.resolved_players(),
         "batch_size": config.batch_size,
@@ -387,6 +475,8 @@ class ExplainResult:
         engine_stats: the query engine's counters (see :class:`~shapiq_spex.engine.EngineStats`):
             ``evaluated`` (model answers computed by this run), ``cache_hits`` (read from
             ``--cache``), ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``.
+        usage: a served model's request, token, retry and cost counters
+            (:class:`~shapiq_spex.endpoint.EndpointUsage` as a dict); empty for local models.
     """
 
     config: ExplainConfig
@@ -401,6 +491,7 @@ class ExplainResult:
     timing: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     engine_stats: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
 
 
 def _target_description(game: Any) -> str:
@@ -409,6 +500,8 @@ def _target_description(game: Any) -> str:
         label = labels.get(game.target_class, labels.get(str(game.target_class)))
         name = f" ({label})" if label is not None else ""
         return f"class {game.target_class}{name}, {game.output}"
+    if getattr(game, "scoring", None) == "label_logprob":
+        return f"{game.label_output} of the label {game.labels[0]!r} among {game.labels}"
     answer = getattr(game, "answer", "")
     return f"{game.output} of the answer {answer!r}"
 
@@ -532,6 +625,7 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
         target=_target_description(game),
         timing=timing,
         warnings=messages,
+        usage=game.usage.as_dict() if hasattr(game, "usage") else {},
     )
 
 

@@ -187,6 +187,27 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="SQLite file keeping every finished batch of model queries: after Ctrl-C or a "
         "crash the same command resumes and gives the identical result",
     )
+    served = p.add_argument_group(
+        "served models",
+        "explain a model behind an OpenAI-compatible endpoint (vLLM, llama.cpp, TGI, OpenAI) "
+        "with '--task generation --endpoint URL --model NAME --scoring ...'",
+    )
+    served.add_argument("--endpoint", help="API root URL, e.g. http://127.0.0.1:8000/v1")
+    served.add_argument(
+        "--scoring",
+        choices=("answer_logprob", "label_logprob"),
+        help="answer_logprob: log-prob of the answer (prompt log-probs: vLLM, llama.cpp); "
+        "label_logprob: first-token log-prob of --labels (chat top_logprobs: also OpenAI)",
+    )
+    served.add_argument("--labels", nargs="+", help="label strings, the first one explained")
+    served.add_argument(
+        "--missing-label", help="a label not in the top list: error (default), bound or a float"
+    )
+    served.add_argument("--api-key-env", help="environment variable holding the API key")
+    served.add_argument(
+        "--tokenizer", help="the served model's Hugging Face tokenizer: token-level masking"
+    )
+    served.add_argument("--concurrency", type=_positive_int, default=4, help="requests at once")
     p.add_argument("--top", type=_positive_int, default=10, help="rows of the table, arcs drawn")
     p.add_argument("--line-width", type=_positive_int, default=100, help="characters per line")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")

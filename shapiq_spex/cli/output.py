@@ -58,9 +58,10 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
     ``seed``, ``target``, ``timing`` (seconds: ``load_s``, ``model_s``, ``overhead_s``,
     ``explain_s``, ``total_s``), ``cache`` (the ``--cache`` file or ``null``) and ``engine``
     (this run's query engine counters: ``evaluated`` model answers computed, ``cache_hits`` read
-    from the cache, ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``). A
-    resumed run gives the same document as an uninterrupted one except ``timing`` and
-    ``engine``.
+    from the cache, ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``), and
+    for a served model ``endpoint_usage`` (requests, tokens, retries, cost). A resumed run gives
+    the same document as an uninterrupted one except ``timing``, ``engine`` and
+    ``endpoint_usage``.
     """
     names = list(result.players.names)
     iv = result.interaction_values
@@ -90,6 +91,7 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
         "timing": {k: round(float(v), 4) for k, v in result.timing.items()},
         "cache": None if result.config.cache is None else str(result.config.cache),
         "engine": {k: int(v) for k, v in result.engine_stats.items()},
+        **({"endpoint_usage": result.usage} if result.usage else {}),
     }
 
 
@@ -127,6 +129,14 @@ def summary_lines(result: ExplainResult) -> list[str]:
         f"time      total {t['total_s']:.1f} s = load {t['load_s']:.1f} s + model queries "
         f"{t['model_s']:.1f} s + overhead {t['overhead_s']:.1f} s ({share:.0%} of explain time)",
     ]
+    if result.usage:
+        u = result.usage
+        cost = "" if u.get("cost") is None else f", cost {u['cost']:.4g}"
+        lines.append(
+            f"endpoint  {result.config.endpoint}: {u['requests']} requests, "
+            f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens, "
+            f"{u['retries']} retries ({u['retry_wait_s']:.1f} s of backoff){cost}"
+        )
     if result.config.cache is not None:
         stats = result.engine_stats
         lines.append(

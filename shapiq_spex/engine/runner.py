@@ -154,7 +154,9 @@ class QueryEngine(Game):
         n_workers: number of workers of a named parallel executor (default 2); must be left
             ``None`` with ``"serial"`` or an executor instance.
         progress: show a tqdm bar (coalitions evaluated, cache hits, duplicates, rate, ETA) while
-            evaluating. It is silent anyway when stderr is not a terminal. Defaults to True.
+            evaluating; a game with a ``usage_summary()`` method (an endpoint game: tokens,
+            retries, cost) shows that line too. It is silent anyway when stderr is not a
+            terminal. Defaults to True.
         n_players: number of players; required when ``game`` has no ``n_players`` attribute,
             and must match it otherwise.
         key: explicit identity of the game for the cache, replacing its ``cache_identity()``
@@ -471,6 +473,14 @@ class QueryEngine(Game):
                 else:
                     self._stats.batches += 1
                     self._stats.evaluated += n_rows
+                usage = getattr(self.game, "usage_summary", None)  # a served model's tokens, cost
+                if callable(usage) and not bar.disable:
+                    bar.set_postfix(
+                        cached=self._stats.cache_hits,
+                        dupes=self._stats.duplicates_saved,
+                        usage=usage(),
+                        refresh=False,
+                    )
                 bar.update(n_rows)
         finally:
             results.close()
