@@ -354,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
         command = "python examples/case_endpoint_riddle.py --write-results"
         if args.budget != 500:
             command += f" --budget {args.budget}"
+        if args.prompts != [0]:
+            command += " --prompts " + " ".join(map(str, args.prompts))
         (RESULTS / "case_endpoint_riddle.md").write_text(markdown(results, args, command, wall))
         with (RESULTS / "case_endpoint_riddle.jsonl").open("w") as fh:
             for res in results:
