@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install browser demo test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,7 +33,23 @@ $(LLAMA_STAMP): $(STAMP)
 		"llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
 	touch $(LLAMA_STAMP)
 
-install: $(STAMP) $(LLAMA_STAMP)
+# Debian's headless Chromium and its driver for the report tests (tests/plot/test_plot_browser.py
+# drives them with selenium from the dev extra). Installed with apt-get when missing and this runs
+# as root (CI does); otherwise a note says how, and the browser tests fail unless neither root nor
+# apt-get is available, where they skip with that reason.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium chromium-driver || \
+			{ apt-get update -q && apt-get install -y -q chromium chromium-driver; }; \
+	else \
+		echo "note: chromium/chromedriver are missing; install them as root (sudo make browser," \
+			"or apt-get install chromium chromium-driver) for the browser tests"; \
+	fi
+
+install: $(STAMP) $(LLAMA_STAMP) browser
 
 demo: install
 	$(BIN)/python -m shapiq_spex demo
