@@ -5,10 +5,15 @@ Every function here is pure: it takes a ``np.random.Generator`` and returns a bo
 subsets, *distinct* (a repeated query buys nothing for a deterministic game), with the empty and
 the full coalition first, and optionally in complementary pairs (``x`` next to ``~x``).
 
-Duplicates are rejected in bulk. Each row is packed into bytes (``np.packbits``) and viewed as one
-opaque key, so one ``np.unique`` over all keys finds every repeat of a batch at once; a new batch is
-drawn only for the rejected rows. For ``n <= 20`` the coalitions are instead drawn as integer codes
-without replacement, which stays exact even when ``m`` is close to ``2^n``.
+Draws are *prefix-stable*: the generator is read in chunks of a fixed size, whatever ``m`` is,
+and the first ``m`` distinct coalitions of that stream are returned, so the ``m`` coalitions drawn
+from a seed are the first ``m`` of the ``m' > m`` drawn from the same seed. Budgets therefore nest:
+a run with a larger budget (or the next round of a faithfulness target) re-uses every coalition a
+smaller one paid for, and a query cache answers them. Duplicates are rejected in bulk per chunk
+(rows packed into one key each, one ``np.unique``). For ``n <= 20`` the stream holds integer codes;
+when more than half of the free codes are asked for, rejection would be slow, and the codes are
+drawn exactly without replacement instead (still uniform, no longer prefix-stable). Paired draws
+(``pairing=True``) are not prefix-stable either (the order within each pair is drawn last).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ __all__ = ["mask_keys", "uniform_masks", "unique_masks"]
 
 # Below this many players the whole code space (2^n integers) is small enough to sample from.
 _ENUMERATE_MAX_N = 20
+# Rows (or codes) read from the generator per chunk: fixed, so that draws are prefix-stable.
+_CHUNK = 1024
 
 
 def mask_keys(masks: np.ndarray) -> np.ndarray:
@@ -78,37 +85,52 @@ def _canonical(masks: np.ndarray) -> np.ndarray:
 def _sample_codes(rng, n: int, count: int, taken: np.ndarray, pairing: bool) -> np.ndarray:
     """``count`` distinct free coalitions (or pair representatives) as ``(count, n)`` masks.
 
-    Exact sampling without replacement from the integer codes not marked in ``taken``.
+    Codes are read in chunks of :data:`_CHUNK` and the first ``count`` free distinct ones kept
+    (prefix-stable). When ``count`` exceeds half of the free codes, they are drawn exactly
+    without replacement instead.
     """
     free = np.flatnonzero(~taken)
-    codes = rng.choice(free, size=count, replace=False, shuffle=True)
-    if pairing:  # codes index pair representatives: player 0 absent, bits 1..n-1 = code
-        return _codes_to_masks(codes.astype(np.int64) << 1, n)
-    return _codes_to_masks(codes.astype(np.int64), n)
+    shift = 1 if pairing else 0  # pair codes: player 0 absent, bits 1..n-1 = code
+    if 2 * count > free.shape[0]:
+        codes = rng.choice(free, size=count, replace=False, shuffle=True)
+        return _codes_to_masks(codes.astype(np.int64) << shift, n)
+    occupied = taken.copy()
+    out = []
+    found = 0
+    while found < count:
+        chunk = rng.integers(0, taken.shape[0], size=_CHUNK, dtype=np.int64)
+        _, first = np.unique(chunk, return_index=True)
+        first = np.sort(first)  # first occurrences, in draw order
+        first = first[~occupied[chunk[first]]][: count - found]
+        occupied[chunk[first]] = True
+        out.append(chunk[first])
+        found += first.shape[0]
+    return _codes_to_masks(np.concatenate(out) << shift, n)
 
 
 def _sample_rejection(rng, n: int, count: int, taken_keys: np.ndarray, pairing: bool):
     """``count`` distinct coalitions (or pair representatives) whose keys are not in ``taken``.
 
-    Draws i.i.d. Bernoulli(1/2) rows in batches and rejects repeats with one ``np.unique`` per
-    batch; used for ``n > 20`` where a repeat is rare.
+    Reads i.i.d. Bernoulli(1/2) rows in chunks of :data:`_CHUNK` and keeps the first ``count``
+    new ones (one ``np.unique`` per chunk); used for ``n > 20`` where a repeat is rare.
     """
-    chosen = np.zeros((0, n), dtype=bool)
-    chosen_keys = taken_keys[:0]
-    while chosen.shape[0] < count:
-        need = count - chosen.shape[0]
-        batch = rng.integers(0, 2, size=(need + need // 8 + 4, n), dtype=np.uint8).view(bool)
+    chosen = []
+    chosen_keys = [taken_keys[:0]]
+    found = 0
+    while found < count:
+        batch = rng.integers(0, 2, size=(_CHUNK, n), dtype=np.uint8).view(bool)
         if pairing:
             batch = _canonical(batch)
         keys = mask_keys(batch)
-        pool = np.concatenate([taken_keys, chosen_keys, keys])
+        seen = np.concatenate([taken_keys, *chosen_keys])
+        pool = np.concatenate([seen, keys])
         _, first = np.unique(pool, return_index=True)
-        offset = taken_keys.shape[0] + chosen_keys.shape[0]
-        fresh = np.sort(first[first >= offset]) - offset  # first occurrences, in draw order
-        fresh = fresh[:need]
-        chosen = np.concatenate([chosen, batch[fresh]])
-        chosen_keys = np.concatenate([chosen_keys, keys[fresh]])
-    return chosen
+        fresh = np.sort(first[first >= seen.shape[0]]) - seen.shape[0]  # in draw order
+        fresh = fresh[: count - found]
+        chosen.append(batch[fresh])
+        chosen_keys.append(keys[fresh])
+        found += fresh.shape[0]
+    return np.concatenate(chosen) if chosen else np.zeros((0, n), dtype=bool)
 
 
 def uniform_masks(

@@ -99,3 +99,39 @@ def test_mask_keys_identify_rows():
     kw = mask_keys(wide)
     assert kw[0] != kw[1]
     assert np.array_equal(unique_masks(np.concatenate([wide, wide])), [0, 1])
+
+
+@pytest.mark.parametrize("n", [6, 12, 20, 21, 64, 300])
+def test_draws_are_prefix_stable(n):
+    """The m coalitions of a seed are the first m of any larger draw (budgets nest)."""
+    space = 2**n
+    sizes = [m for m in (3, 50, 700, 2500) if 2 * m <= space - 2]
+    big = uniform_masks(np.random.default_rng(5), n, sizes[-1])
+    for m in sizes[:-1]:
+        small = uniform_masks(np.random.default_rng(5), n, m)
+        np.testing.assert_array_equal(small, big[:m])
+    other = uniform_masks(np.random.default_rng(6), n, sizes[-1])
+    assert not np.array_equal(other, big)
+
+
+def test_prefix_stable_with_exclude():
+    rng = np.random.default_rng(0)
+    train = uniform_masks(rng, 30, 100)
+    a = uniform_masks(np.random.default_rng(9), 30, 40, include_extremes=False, exclude=train)
+    b = uniform_masks(np.random.default_rng(9), 30, 400, include_extremes=False, exclude=train)
+    np.testing.assert_array_equal(a, b[:40])
+    assert not np.isin(mask_keys(b), mask_keys(train)).any()
+
+
+def test_small_n_uniform_over_codes():
+    """Rejection over codes keeps every free coalition equally likely (chi-square, n = 4)."""
+    counts = np.zeros(16)
+    for seed in range(400):
+        x = uniform_masks(np.random.default_rng(seed), 4, 6)[2:]  # 4 of the 14 free codes
+        codes = x.astype(int) @ (1 << np.arange(4))
+        counts[codes] += 1
+    assert counts[0] == 0
+    assert counts[15] == 0
+    expected = 400 * 4 / 14
+    chi2 = float(((counts[1:15] - expected) ** 2 / expected).sum())
+    assert chi2 < 36.1  # 13 degrees of freedom, p = 0.001
