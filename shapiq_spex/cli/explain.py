@@ -131,7 +131,8 @@ class ExplainConfig:
         query: the question (generation only).
         answer: the explained answer (generation only); ``None`` = the model's greedy answer.
         chat_template: render the prompt with the tokenizer's chat template (generation only).
-        target: explained class index or label name (classification only); ``None`` = predicted.
+        target: explained class index or label name (classification only); ``None`` = predicted;
+            ``"all"`` or a comma list explains each class in turn (:func:`parse_targets`).
         output: the game's score; ``None`` = the game's default.
         mask_strategy: ``"mask_token"``, ``"remove"`` or a replacement; ``None`` = game default.
         device: torch device; ``None`` = CUDA when available, else CPU.
@@ -246,6 +247,13 @@ def check_config(config: ExplainConfig) -> None:
             msg = "The '--chat-template' option needs '--task generation'."
             raise InvalidParameterError(msg)
         allowed = CLASSIFICATION_OUTPUTS
+        several = len(parse_targets(config.target)) > 1 or config.target == "all"
+        if several and config.cache is not None:
+            msg = (
+                "The '--cache' option keeps one class's model queries; with several classes "
+                f"('--target {config.target}') run one class per cache file."
+            )
+            raise InvalidParameterError(msg)
     else:
         if config.target is not None:
             msg = "The '--target' option needs '--task classification' (the task is generation)."
@@ -477,6 +485,12 @@ class ExplainResult:
             ``--cache``), ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``.
         usage: a served model's request, token, retry and cost counters
             (:class:`~shapiq_spex.endpoint.EndpointUsage` as a dict); empty for local models.
+        prediction: what the model predicted and what is explained
+            (:class:`~shapiq_spex.plot.Prediction`: labels, probabilities, explained class,
+            output and unit, value with the full text and with every player removed, masking).
+        other_classes: with ``--target all`` or a list, the explanations of the other classes.
+
+    In Jupyter the result displays as the HTML report (``_repr_html_``).
     """
 
     config: ExplainConfig
@@ -492,6 +506,35 @@ class ExplainResult:
     warnings: list[str] = field(default_factory=list)
     engine_stats: dict[str, int] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    prediction: Any = None
+    other_classes: list[ExplainResult] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's inline display: the same view as the HTML report (answer, text, top list)."""
+        from shapiq_spex.cli.output import to_explanation
+
+        return to_explanation(self)._repr_html_()
+
+
+def parse_targets(target: str | None) -> list[str | None]:
+    """The classes of ``--target``: ``[None]`` (predicted), ``["all"]`` or the listed ones.
+
+    Raises:
+        InvalidParameterError: an empty entry or a class named twice in a comma list.
+    """
+    if target is None:
+        return [None]
+    parts = [part.strip() for part in str(target).split(",")]
+    if any(not part for part in parts) or len(set(parts)) != len(parts):
+        msg = (
+            "The '--target' option must be a class index or label, 'all', or a comma list of "
+            f"distinct classes such as 'negative,positive'. Got {target!r}."
+        )
+        raise InvalidParameterError(msg)
+    if "all" in parts and len(parts) > 1:
+        msg = f"The '--target' option 'all' cannot be combined with other classes. Got {target!r}."
+        raise InvalidParameterError(msg)
+    return parts
 
 
 def _target_description(game: Any) -> str:
@@ -522,8 +565,64 @@ def explain_text(config: ExplainConfig, *, progress: bool = False) -> ExplainRes
     """
     check_config(config)
     check_text_length(config)
+    targets = parse_targets(config.target)
     with _thread_limits(config.threads):
-        return _explain(config, progress)
+        if targets != ["all"] and len(targets) == 1:
+            return _explain(config, progress)
+        return _explain_classes(config, targets, progress)
+
+
+def _explain_classes(
+    config: ExplainConfig, targets: list[str | None], progress: bool
+) -> ExplainResult:
+    """One explanation per class (``--target all`` or a list), for the report's class switch.
+
+    Each class is its own game and run (the same seed and budget): model queries grow with the
+    number of classes. The first class (the predicted one for ``all``) is the result; the others
+    are in its ``other_classes``. The other classes are resolved against the model's labels
+    before any of them runs, so that a class named twice (by index and by label) is refused
+    without spending their queries.
+    """
+    from dataclasses import replace
+
+    first = _explain(replace(config, target=None if targets == ["all"] else targets[0]), progress)
+    labels, explained = first.prediction.labels, first.prediction.target
+    if targets == ["all"]:
+        rest: list[str | None] = [str(c) for c in range(len(labels)) if c != explained]
+    else:
+        rest = targets[1:]
+    seen = {explained}
+    for target in rest:
+        index = _class_index(target, labels)
+        if index is not None and index in seen:
+            msg = (
+                f"The '--target' option names class {index} ({labels[index]}) twice (by index "
+                f"and by label): {config.target!r}."
+            )
+            raise InvalidParameterError(msg)
+        seen.add(index)
+    for target in rest:
+        other = _explain(replace(config, target=target), progress)
+        done = {explained, *(o.prediction.target for o in first.other_classes)}
+        if other.prediction.target in done:  # a label spelt otherwise (LABEL_1 for "class 1")
+            msg = (
+                f"The '--target' option names class {other.prediction.target} twice (by index "
+                f"and by label): {config.target!r}."
+            )
+            raise InvalidParameterError(msg)
+        first.other_classes.append(other)
+    return first
+
+
+def _class_index(target: str | None, labels: tuple[str, ...]) -> int | None:
+    """The class index of a ``--target`` entry, or ``None`` where only the game can tell."""
+    if target is None:
+        return None
+    if target in labels:
+        return labels.index(target)
+    if target.isdigit() and int(target) < len(labels):
+        return int(target)
+    return None
 
 
 @contextlib.contextmanager
@@ -556,6 +655,7 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
 
     from shapiq_spex.engine import QueryEngine
     from shapiq_spex.engine.store import open_store
+    from shapiq_spex.plot.prediction import prediction_from_game
 
     start = time.perf_counter()
     cache = None if config.cache is None else Path(config.cache)
@@ -626,6 +726,7 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
         timing=timing,
         warnings=messages,
         usage=game.usage.as_dict() if hasattr(game, "usage") else {},
+        prediction=prediction_from_game(game, model=config.resolved_model()),
     )
 
 

@@ -157,7 +157,14 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--query", help="the question asked about the text (generation)")
     p.add_argument("--answer", help="the answer to explain (generation; default: greedy answer)")
     p.add_argument("--chat-template", action="store_true", help="use the tokenizer's chat template")
-    p.add_argument("--target", help="class index or label to explain (classification)")
+    p.add_argument(
+        "--target",
+        "--class",
+        dest="target",
+        help="the class to explain (classification): an index or label; 'all' or a comma list "
+        "(e.g. negative,positive) explains each in turn (one budget each) and the report gets a "
+        "switch between them. Default: the predicted class; the report always says which",
+    )
     p.add_argument("--output", help="the game's score, e.g. logit_margin or log_prob")
     p.add_argument(
         "--players",
@@ -208,7 +215,13 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--tokenizer", help="the served model's Hugging Face tokenizer: token-level masking"
     )
     served.add_argument("--concurrency", type=_positive_int, default=4, help="requests at once")
-    p.add_argument("--top", type=_positive_int, default=10, help="rows of the table, arcs drawn")
+    p.add_argument(
+        "--top",
+        type=_positive_int,
+        default=10,
+        help="players and groups (all orders, strongest first) in the table and in the report's "
+        "list and PNG: one top-k everywhere (default 10)",
+    )
     p.add_argument("--line-width", type=_positive_int, default=100, help="characters per line")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(func=_explain)

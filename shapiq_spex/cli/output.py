@@ -7,6 +7,8 @@ All functions take the :class:`~shapiq_spex.cli.explain.ExplainResult` of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import html
 import json
 import math
 import os
@@ -27,6 +29,7 @@ __all__ = [
     "result_to_dict",
     "sorted_interactions",
     "summary_lines",
+    "to_explanation",
     "write_json",
     "write_outputs",
 ]
@@ -59,7 +62,10 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
     ``explain_s``, ``total_s``), ``cache`` (the ``--cache`` file or ``null``) and ``engine``
     (this run's query engine counters: ``evaluated`` model answers computed, ``cache_hits`` read
     from the cache, ``duplicates_saved``, ``batches``, ``probe_evaluated``, ``queries``), and
-    for a served model ``endpoint_usage`` (requests, tokens, retries, cost). A resumed run gives
+    for a served model ``endpoint_usage`` (requests, tokens, retries, cost); ``prediction`` (the
+    model's labels and probabilities, the explained class, output, its value with the full text
+    and with every player removed, the masking) and ``other_classes`` (with ``--target all`` or a
+    list: the same keys, without players, spans and text, per other class). A resumed run gives
     the same document as an uninterrupted one except ``timing``, ``engine`` and
     ``endpoint_usage``.
     """
@@ -91,6 +97,11 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
         "timing": {k: round(float(v), 4) for k, v in result.timing.items()},
         "cache": None if result.config.cache is None else str(result.config.cache),
         "engine": {k: int(v) for k, v in result.engine_stats.items()},
+        "prediction": None if result.prediction is None else dataclasses.asdict(result.prediction),
+        "other_classes": [
+            {k: v for k, v in result_to_dict(o).items() if k not in ("players", "spans", "text")}
+            for o in result.other_classes
+        ],
         **({"endpoint_usage": result.usage} if result.usage else {}),
     }
 
@@ -129,6 +140,7 @@ def summary_lines(result: ExplainResult) -> list[str]:
         f"time      total {t['total_s']:.1f} s = load {t['load_s']:.1f} s + model queries "
         f"{t['model_s']:.1f} s + overhead {t['overhead_s']:.1f} s ({share:.0%} of explain time)",
     ]
+    lines[1:1] = _prediction_lines(result)
     if result.usage:
         u = result.usage
         cost = "" if u.get("cost") is None else f", cost {u['cost']:.4g}"
@@ -143,6 +155,32 @@ def summary_lines(result: ExplainResult) -> list[str]:
             f"cache     {result.config.cache}: {stats.get('cache_hits', 0)} model answers read, "
             f"{stats.get('evaluated', 0)} new ones evaluated and saved"
         )
+    return lines
+
+
+def _prediction_lines(result: ExplainResult) -> list[str]:
+    """What the model predicted and which output the values explain, as summary lines."""
+    p = result.prediction
+    if p is None:
+        return []
+    lines = []
+    if p.is_classification:
+        best = p.predicted
+        lines.append(f"predicts  {p.labels[best]} (probability {p.probabilities[best]:.2f})")
+    elif p.answer is not None and p.labels:
+        listed = ", ".join(p.labels)
+        lines.append(f"label     \u201c{p.answer.strip()}\u201d (of {listed}; first token scored)")
+    elif p.answer is not None:
+        lines.append(f"answer    \u201c{p.answer.strip()}\u201d")
+    if p.full_value is not None and p.empty_value is not None:
+        lines.append(
+            f"explains  {p.output_phrase()}: {p.full_value:+.4g} {p.unit} with the full text, "
+            f"{p.empty_value:+.4g} with every {p.player_kind} removed"
+        )
+    for other in result.other_classes:
+        q = other.prediction
+        if q is not None:
+            lines.append(f"also      {q.output_phrase()} (in the report's class switch)")
     return lines
 
 
@@ -272,6 +310,51 @@ def write_json(result: ExplainResult, path: str | Path) -> Path:
     return path
 
 
+def _report_meta(result: ExplainResult) -> dict[str, Any]:
+    order = result.config.resolved_order()
+    explains = "; ".join(r.target for r in [result, *result.other_classes])
+    return {
+        "model": result.model,
+        "task": result.config.task,
+        "explains": explains,
+        "players": f"{len(result.players.names)} ({result.config.resolved_players()})",
+        "index": f"{result.interaction_values.index}, order <= {order}",
+        "load time (s)": sum(r.timing["load_s"] for r in [result, *result.other_classes]),
+        "total time (s)": sum(r.timing["total_s"] for r in [result, *result.other_classes]),
+    }
+
+
+def to_explanation(result: ExplainResult, top: int = 10) -> Any:
+    """The report of ``result`` as a :class:`~shapiq_spex.plot.TextExplanation`.
+
+    One view per explained class (``result`` first, then ``result.other_classes``), the same
+    ``top`` in every list, bar chart and PNG.
+    """
+    from shapiq_spex.plot.report import TextExplanation
+
+    def one(r: ExplainResult, **kwargs: Any) -> TextExplanation:
+        return TextExplanation(
+            r.interaction_values, r.players, prediction=r.prediction, report=r.report,
+            meta=_report_meta(r), k=top, **kwargs,
+        )  # fmt: skip
+
+    hint = None
+    p = result.prediction
+    if p is not None and p.is_classification and len(p.labels) > 1 and not result.other_classes:
+        others = [label for c, label in enumerate(p.labels) if c != p.target]
+        hint = (
+            f"Only the class <b>{html.escape(p.target_label)}</b> is explained. To switch between "
+            f"classes, run <code>shapiq-spex explain ... --target all</code> (or "
+            f"<code>--target {html.escape(others[0])}</code> for one other class)."
+        )
+    return one(
+        result,
+        title=f"Explanation of {result.model} ({result.method_name})",
+        others=[one(o) for o in result.other_classes],
+        switch_hint=hint,
+    )
+
+
 def write_outputs(
     result: ExplainResult,
     *,
@@ -291,7 +374,7 @@ def write_outputs(
         result: the explanation.
         out: the HTML report (its PNG goes beside it), or ``None``.
         json_path: the JSON file, or ``None``.
-        top: interactions drawn as arcs in the report.
+        top: players and groups in the report's list, bars and arcs (one top-k everywhere).
         line_width: characters per line of the report's text views.
         written: a list the paths are appended to as they are written (the caller keeps what
             was written before a failure); a new list by default.
@@ -300,35 +383,12 @@ def write_outputs(
     if json_path is not None:
         written.append(write_json(result, json_path))
     if out is not None:
-        from shapiq_spex.plot.report import write_report
-
         final = Path(out)
         staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
         try:
             out = staging / final.name
-
-            r = result.report
-            config_order = result.config.resolved_order()
-            meta = {
-                "model": result.model,
-                "task": result.config.task,
-                "explains": result.target,
-                "players": f"{len(result.players.names)} ({result.config.resolved_players()})",
-                "index": f"{result.interaction_values.index}, order <= {config_order}",
-                "load time (s)": result.timing["load_s"],
-                "total time (s)": result.timing["total_s"],
-            }
-            html_path, png_path = write_report(
-                out,
-                result.interaction_values,
-                result.players,
-                r,
-                meta,
-                k=top,
-                bar_k=max(20, top),
-                line_width=line_width,
-                title=f"{result.method_name} explanation of {result.model}",
-            )
+            explanation = to_explanation(result, top)
+            html_path, png_path = explanation.save(out, line_width=line_width)
             for staged in (png_path, html_path):  # the HTML last: it is what a reader opens
                 target = final.parent / Path(staged).name
                 os.replace(staged, target)

@@ -29,6 +29,7 @@ def interaction_bar(
     max_order: int | None = None,
     label_chars: int = 24,
     title: str | None = None,
+    show_order: bool = True,
     ax: Axes | None = None,
 ) -> Axes:
     """Horizontal bars of the ``k`` interactions with the largest ``|value|``, strongest on top.
@@ -41,6 +42,7 @@ def interaction_bar(
         max_order: largest order shown; ``None`` = all. Defaults to ``None``.
         label_chars: longest name in a label before it is shortened with "…". Defaults to ``24``.
         title: axes title. Defaults to ``None``.
+        show_order: append the order to each label (``"not × bad (2)"``). Defaults to ``True``.
         ax: axes to draw into; ``None`` creates a figure sized to ``k``.
 
     Returns:
@@ -60,7 +62,8 @@ def interaction_bar(
     created = ax is None
     if ax is None:
         _, ax = plt.subplots(figsize=(8.0, max(1.5, 0.6 + 0.3 * max(len(top), 1))))
-    labels = [f"{interaction_label(names, key, label_chars)} ({len(key)})" for key, _ in top]
+    suffix = (lambda key: f" ({len(key)})") if show_order else (lambda key: "")
+    labels = [f"{interaction_label(names, key, label_chars)}{suffix(key)}" for key, _ in top]
     values = [v for _, v in top]
     colours = [POSITIVE_COLOR if v > 0 else NEGATIVE_COLOR for v in values]
     positions = list(range(len(top)))[::-1]  # the strongest at the top
@@ -68,7 +71,8 @@ def interaction_bar(
     ax.set_yticks(positions, labels)
     ax.axvline(0.0, color="0.3", linewidth=0.8)
     ax.tick_params(axis="y", labelsize=8)
-    ax.set_xlabel(f"{getattr(interaction_values, 'index', '')} value (label: words, order)")
+    what = "words, order" if show_order else "words"
+    ax.set_xlabel(f"{getattr(interaction_values, 'index', '')} value (label: {what})")
     ax.spines[["top", "right"]].set_visible(False)
     if top:
         ax.set_ylim(-0.6, len(top) - 0.4)

@@ -1,17 +1,16 @@
-"""Interactions drawn on the text itself, for texts of a few words up to about a thousand.
+"""Interactions drawn on the text itself (matplotlib), for texts of a few words up to a thousand.
 
-Both views share one layout (:func:`layout_text`): the text is set in a monospace grid of
-``line_width`` character cells and wrapped at word boundaries (long players such as sentences
-wrap inside themselves), so positions are known exactly without measuring rendered text.
+The text is laid out by :func:`layout_text` in a monospace grid of ``line_width`` character
+cells and wrapped at word boundaries (long players such as sentences wrap inside themselves), so
+positions are known exactly without measuring rendered text.
 
-* :func:`text_plot` (matplotlib): each player is shaded by its first-order value (diverging
-  colormap centred at 0); the ``k`` strongest interactions of order >= 2 are drawn above the
-  text: a pair as an arc joining its two players, a higher-order interaction as curves from each
-  member to one hub marker. Colour = sign (the colormap's positive or negative end), line width and
-  opacity = magnitude.
-* :func:`text_html`: the same picture as inline SVG in self-contained HTML (no external assets),
-  with hover tooltips listing each player's value and its strongest interactions, and the arcs of
-  the hovered player highlighted.
+:func:`text_plot` shades each player by its first-order value (diverging colormap centred at 0)
+and draws the ``k`` strongest interactions of order >= 2 (or an explicit list) above the text: a
+pair as an arc joining its two players, a higher-order interaction as curves from each member to
+one hub marker. Colour = sign (the colormap's positive or negative end), line width and opacity =
+magnitude. The interactive HTML view that reflows to any screen is
+:func:`~shapiq_spex.plot.text_html` (:mod:`shapiq_spex.plot.page`); this module also holds the
+helpers both share (:func:`top_interactions`, :func:`text_pieces`, :func:`player_names`).
 
 Every drawn artist carries a ``gid``: ``"player:<i>"`` for the shading of player ``i`` and
 ``"interaction:<i>-<j>[-...]"`` for the curves (and hub marker) of one interaction, so the
@@ -20,7 +19,6 @@ drawing can be checked programmatically.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,8 +39,9 @@ __all__ = [
     "TextLayout",
     "first_order_values",
     "layout_text",
+    "norm_and_cmap",
     "player_names",
-    "text_html",
+    "text_pieces",
     "text_plot",
     "top_interactions",
 ]
@@ -161,7 +160,7 @@ class TextLayout:
     anchors: np.ndarray
 
 
-def _pieces(players: Any, names: list[str]) -> list[tuple[int, str, bool, bool]]:
+def text_pieces(players: Any, names: list[str]) -> list[tuple[int, str, bool, bool]]:
     """``(player or -1, text, space_before, newline_before)`` in reading order.
 
     With a ``TextPlayers`` the gaps between spans decide: white space gives a space (a line break
@@ -212,7 +211,7 @@ def layout_text(players: Any, n_players: int | None = None, *, line_width: int =
     line_width = int(line_width)
     segments: list[tuple[int, int, int, int, str]] = []
     line, x = 0, 0
-    for player, piece, spaced, newline in _pieces(players, names):
+    for player, piece, spaced, newline in text_pieces(players, names):
         if newline and x > 0:
             line, x = line + 1, 0
         if spaced and x > 0:
@@ -246,7 +245,8 @@ def layout_text(players: Any, n_players: int | None = None, *, line_width: int =
 
 
 # ---------------------------------------------------------------------------------- colours
-def _norm_and_cmap(values: np.ndarray, cmap):
+def norm_and_cmap(values: np.ndarray, cmap):
+    """A norm centred at 0 spanning ``max |values|``, and the colormap ``cmap`` (name or object)."""
     import matplotlib as mpl
     from matplotlib.colors import CenteredNorm
 
@@ -304,7 +304,9 @@ def text_plot(
     cmap: Any = _DEFAULT_CMAP,
     fontsize: float | None = None,
     colorbar: bool = True,
+    colorbar_label: str = "first-order value",
     title: str | None = None,
+    interactions: Sequence[tuple[int, ...]] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Draw the text with players shaded by first-order value and the top interactions as arcs.
@@ -320,7 +322,10 @@ def text_plot(
             Defaults to ``"RdBu_r"`` (blue negative, red positive).
         fontsize: font size in points; ``None`` fits ``line_width`` characters to the axes width.
         colorbar: add a colour bar of the first-order values. Defaults to ``True``.
+        colorbar_label: the colour bar's label. Defaults to ``"first-order value"``.
         title: axes title. Defaults to ``None``.
+        interactions: draw exactly these interactions (player tuples of order >= 2, e.g. those
+            of a report's top-k list) instead of the ``k`` strongest. Defaults to ``None``.
         ax: axes to draw into; ``None`` creates a figure sized to the text.
 
     Returns:
@@ -340,8 +345,11 @@ def text_plot(
     layout = layout_text(players, n, line_width=line_width)
     names = player_names(players, n)
     phi = first_order_values(interaction_values)
-    norm, cm = _norm_and_cmap(phi, cmap)
-    top = top_interactions(interaction_values, k, min_order=min_order)
+    norm, cm = norm_and_cmap(phi, cmap)
+    if interactions is None:
+        top = top_interactions(interaction_values, k, min_order=min_order)
+    else:
+        top = _given_interactions(interaction_values, interactions, n)
     pitch = 1.0 + (_ARC_ROOM if top else 0.25)
     n_lines = max(layout.n_lines, 1)
 
@@ -424,191 +432,29 @@ def text_plot(
         cbar = fig.colorbar(
             sm, ax=ax, orientation="horizontal", fraction=0.04, pad=0.01, aspect=60, shrink=0.5
         )
-        cbar.set_label("first-order value", fontsize=8)
+        cbar.set_label(colorbar_label, fontsize=8)
         cbar.ax.tick_params(labelsize=7)
     return ax
 
 
-# ---------------------------------------------------------------------------------- HTML
-def _hex(rgba) -> str:
-    r, g, b = (round(255 * float(c)) for c in rgba[:3])
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _player_tooltips(
-    interaction_values: InteractionValues, names: list[str], phi: np.ndarray, per_player: int
-) -> list[str]:
-    n = len(names)
-    by_player: list[list[tuple[tuple[int, ...], float]]] = [[] for _ in range(n)]
-    for key, value in interaction_values.interactions.items():
-        if len(key) >= 2 and value != 0.0:
-            for p in key:
-                by_player[int(p)].append((tuple(int(q) for q in key), float(value)))
-    tips = []
-    for i in range(n):
-        lines = [f"{names[i]}  (player {i})", f"first-order value: {phi[i]:+.4g}"]
-        inter = sorted(by_player[i], key=lambda kv: (-abs(kv[1]), kv[0]))
-        if inter:
-            lines.append(f"interactions ({len(inter)}, strongest first):")
-            lines += [
-                f"  {interaction_label(names, key)}: {v:+.4g}" for key, v in inter[:per_player]
-            ]
-            if len(inter) > per_player:
-                lines.append(f"  … {len(inter) - per_player} more")
-        tips.append("\n".join(lines))
-    return tips
-
-
-_CSS = """
-.spex-text { font-family: system-ui, sans-serif; }
-.spex-text svg { max-width: 100%; height: auto; }
-.spex-text .w text { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; }
-.spex-text .w:hover rect { stroke: #000; stroke-width: 1.5; }
-.spex-text .arc { fill: none; stroke-linecap: round; }
-.spex-text.hover .arc { opacity: 0.08 !important; }
-.spex-text.hover .arc.on { opacity: 1 !important; }
-.spex-text .legend { font-size: 12px; color: #444; margin: 4px 0; }
-.spex-text .legend span.bar { display: inline-block; width: 160px; height: 10px;
-  vertical-align: middle; margin: 0 6px; }
-"""
-
-_JS = """
-(function () {
-  var root = document.currentScript.previousElementSibling;
-  root.querySelectorAll('.w').forEach(function (w) {
-    w.addEventListener('mouseenter', function () {
-      root.classList.add('hover');
-      var p = ' ' + w.getAttribute('data-player') + ' ';
-      root.querySelectorAll('.arc').forEach(function (a) {
-        if ((' ' + a.getAttribute('data-players') + ' ').indexOf(p) >= 0) a.classList.add('on');
-      });
-    });
-    w.addEventListener('mouseleave', function () {
-      root.classList.remove('hover');
-      root.querySelectorAll('.arc.on').forEach(function (a) { a.classList.remove('on'); });
-    });
-  });
-})();
-"""
-
-
-def text_html(
-    interaction_values: InteractionValues,
-    players: Any,
-    *,
-    k: int = 10,
-    min_order: int = 2,
-    line_width: int = 100,
-    cmap: Any = _DEFAULT_CMAP,
-    per_player: int = 8,
-    title: str | None = None,
-    full_document: bool = True,
-) -> str:
-    """The text view as self-contained HTML: inline SVG and CSS, hover tooltips, no assets.
-
-    Args:
-        interaction_values: shapiq ``InteractionValues`` over the players of the text.
-        players: a :class:`~shapiq_spex.text.TextPlayers` or a list of names.
-        k: number of interactions of order ``>= min_order`` drawn. Defaults to ``10``.
-        min_order: smallest order drawn as arcs. Defaults to ``2``.
-        line_width: characters per line. Defaults to ``100``.
-        cmap: diverging colormap of the first-order shading. Defaults to ``"RdBu_r"``.
-        per_player: interactions listed in each player's tooltip. Defaults to ``8``.
-        title: heading above the text. Defaults to ``None``.
-        full_document: return a whole ``<!DOCTYPE html>`` page (else a ``<div>`` fragment with
-            its own ``<style>``, for embedding). Defaults to ``True``.
-
-    Returns:
-        The HTML string. Every player name appears in it (HTML-escaped) as SVG text.
-    """
-    check_interaction_values(interaction_values)
-    k = check_top_k(k)
-    per_player = check_top_k(per_player, "per_player")
-    n = int(interaction_values.n_players)
-    layout = layout_text(players, n, line_width=line_width)
-    names = player_names(players, n)
-    phi = first_order_values(interaction_values)
-    norm, cm = _norm_and_cmap(phi, cmap)
-    top = top_interactions(interaction_values, k, min_order=min_order)
-    pitch = 1.0 + (_ARC_ROOM if top else 0.25)
-    cw, lh, fs = 8.4, 22.0, 14  # px per character cell, px per line unit, font px
-    n_lines = max(layout.n_lines, 1)
-    y_top = (_ARC_ROOM if top else 0.0) + 0.6
-    height = (y_top + (n_lines - 1) * pitch + 0.6) * lh
-    width = (line_width + 1) * cw
-
-    def sx(x: float) -> float:
-        return (x + 0.5) * cw
-
-    def sy(y: float) -> float:
-        return (y_top - y) * lh
-
-    tips = _player_tooltips(interaction_values, names, phi, per_player)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.1f} {height:.1f}" role="img">'
-    ]
-    for player, line, x0, x1, piece in layout.segments:
-        y = -line * pitch
-        text_attr = (
-            f'x="{sx((x0 + x1) / 2):.1f}" y="{sy(y) + 0.35 * fs:.1f}" text-anchor="middle" '
-            f'font-size="{fs}" textLength="{(x1 - x0) * cw:.1f}" lengthAdjust="spacingAndGlyphs"'
+def _given_interactions(
+    interaction_values: InteractionValues, interactions: Sequence[tuple[int, ...]], n: int
+) -> list[tuple[tuple[int, ...], float]]:
+    """``[(players, value), ...]`` of an explicit list of interactions, checked."""
+    if isinstance(interactions, str) or not isinstance(interactions, Sequence):
+        msg = (
+            "The 'interactions' parameter must be a list of player tuples such as [(0, 3)]. "
+            f"Got {type(interactions).__name__}."
         )
-        if player < 0:
-            out.append(f'<text {text_attr} fill="#777">{html.escape(piece)}</text>')
-            continue
-        val = float(norm(phi[player]))
-        fg = "#fff" if abs(val - 0.5) > 0.36 else "#000"
-        out.append(
-            f'<g class="w" data-player="{player}"><title>{html.escape(tips[player])}</title>'
-            f'<rect x="{sx(x0 - 0.1):.1f}" y="{sy(y + _BOX_HALF):.1f}" '
-            f'width="{(x1 - x0 + 0.2) * cw:.1f}" height="{2 * _BOX_HALF * lh:.1f}" rx="3" '
-            f'fill="{_hex(cm(val))}"/>'
-            f'<text {text_attr} fill="{fg}">{html.escape(piece)}</text></g>'
-        )
-    vmax = max((abs(v) for _, v in top), default=0.0)
-    for key, value in top:
-        colour, lw, alpha = _interaction_style(value, vmax)
-        curves, hub = _curves(layout, key, pitch)
-        d = " ".join(
-            f"M {sx(p[0][0]):.1f} {sy(p[0][1]):.1f} C "
-            + " ".join(f"{sx(x):.1f} {sy(y):.1f}" for x, y in p[1:])
-            for p in curves
-        )
-        members = " ".join(str(p) for p in key)
-        label = html.escape(f"{interaction_label(names, key, 60)}: {value:+.4g}")
-        out.append(
-            f'<path class="arc" data-players="{members}" d="{d}" stroke="{colour}" '
-            f'stroke-width="{lw:.2f}" opacity="{alpha:.2f}"><title>{label}</title></path>'
-        )
-        if hub is not None:
-            out.append(
-                f'<circle class="arc" data-players="{members}" cx="{sx(hub[0]):.1f}" '
-                f'cy="{sy(hub[1]):.1f}" r="{2 + lw:.1f}" fill="{colour}" '
-                f'opacity="{alpha:.2f}"><title>{label}</title></circle>'
+        raise InvalidParameterError(msg)
+    out = []
+    for key in interactions:
+        key = tuple(int(p) for p in key)
+        if len(key) < 2 or len(set(key)) != len(key) or not all(0 <= p < n for p in key):
+            msg = (
+                f"The 'interactions' parameter holds {key!r}: each entry must be 2 or more "
+                f"distinct players in [0, {n})."
             )
-    out.append("</svg>")
-    lo, hi = _hex(cm(0.0)), _hex(cm(1.0))
-    mid = _hex(cm(0.5))
-    half = float(norm.halfrange)
-    legend = (
-        f'<div class="legend">first-order value {-half:+.3g}<span class="bar" '
-        f'style="background: linear-gradient(to right, {lo}, {mid}, {hi})"></span>{half:+.3g}'
-        f" &nbsp; arcs: the {len(top)} strongest interactions of order ≥ {min_order} "
-        f'(<span style="color:{POSITIVE_COLOR}">positive</span>, '
-        f'<span style="color:{NEGATIVE_COLOR}">negative</span>; width = |value|). '
-        "Hover a word for its values.</div>"
-    )
-    heading = f"<h3>{html.escape(title)}</h3>" if title else ""
-    fragment = (
-        f"<style>{_CSS}</style>"
-        f'<div class="spex-text">{heading}{legend}{"".join(out)}</div>'
-        f"<script>{_JS}</script>"
-    )
-    if not full_document:
-        return fragment
-    head_title = html.escape(title or "shapiq-spex text explanation")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{head_title}</title></head><body>{fragment}</body></html>\n"
-    )
+            raise InvalidParameterError(msg)
+        out.append((key, float(interaction_values[key])))
+    return out

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import io
 import re
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from shapiq import InteractionValues
 
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.plot import layout_text, text_html, text_plot, top_interactions
-from shapiq_spex.plot.text import JOINER, NEGATIVE_COLOR, POSITIVE_COLOR
+from shapiq_spex.plot.text import NEGATIVE_COLOR, POSITIVE_COLOR
 
 
 class FakePlayers:
@@ -170,31 +168,21 @@ def test_a_sentence_player_longer_than_a_line_wraps_inside():
     assert " ".join(s[4] for s in segs) == sentence
 
 
-def test_text_html_is_self_contained_and_complete():
-    words = [*WORDS[:-1], "<b>&"]
-    iv = make_iv(words=words)
-    page = text_html(iv, words, k=3, title="demo")
-    assert page.startswith("<!DOCTYPE html>")
-    assert "<b>&" not in page  # escaped
-    for word in words:
-        assert html.escape(word) in page
-    assert not re.search(r"(src|href)=\"(https?:)?//", page)  # no external assets
-    assert "<link" not in page
-    svg = page[page.index("<svg") : page.index("</svg>") + 6]
-    root = ET.fromstring(svg)  # well-formed
-    ns = "{http://www.w3.org/2000/svg}"
-    arcs = [el for el in root.iter() if "arc" in (el.get("class") or "").split()]
-    keys = {tuple(int(p) for p in el.get("data-players").split()) for el in arcs}
-    assert keys == {k for k, _ in top_interactions(iv, 3)}
-    groups = [el for el in root.iter(f"{ns}g") if el.get("class") == "w"]
-    assert len(groups) == len(words)
-    tip = next(g for g in groups if g.get("data-player") == "3").find(f"{ns}title").text
-    assert "first-order value: -0.8" in tip
-    assert f"not{JOINER}bad: +1.2" in tip
-    # the fragment embeds without a document around it
-    fragment = text_html(iv, words, full_document=False)
-    assert not fragment.startswith("<!DOCTYPE")
-    assert "<svg" in fragment
+def test_explicit_interactions_are_drawn_instead_of_the_top_k():
+    iv = make_iv()
+    ax = text_plot(iv, WORDS, interactions=[(8, 11), (1, 8)], colorbar=False)
+    assert set(drawn_interactions(ax)) == {(8, 11), (1, 8)}
+    ax = text_plot(iv, WORDS, interactions=[], colorbar=False)
+    assert not drawn_interactions(ax)
+
+
+@pytest.mark.parametrize(
+    ("interactions", "match"),
+    [([(3,)], "2 or more"), ([(3, 3)], "distinct"), ([(0, 99)], "players in"), ("0-1", "list")],
+)
+def test_explicit_interactions_are_checked(interactions, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        text_plot(make_iv(), WORDS, interactions=interactions, colorbar=False)
 
 
 def test_bad_arguments_raise_clear_errors():
@@ -204,7 +192,9 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(InvalidParameterError, match="'k'"):
         text_plot(iv, WORDS, k=-1)
     with pytest.raises(InvalidParameterError, match="line_width"):
-        text_html(iv, WORDS, line_width=5)
+        layout_text(WORDS, line_width=5)
+    with pytest.raises(InvalidParameterError, match="players"):
+        text_html(iv, WORDS[:3])
     with pytest.raises(InvalidParameterError, match="interaction_values"):
         text_plot({(0,): 1.0}, WORDS)
     with pytest.raises(InvalidParameterError, match="min_order"):
