@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import matplotlib
 import pytest
 
@@ -14,3 +16,15 @@ def _close_figures():
 
     yield
     plt.close("all")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests' screenshots are (they are test artefacts)."""
+    browser = sys.modules.get("browser")
+    shots = getattr(browser, "SHOTS", [])
+    if shots:
+        folder = shots[0].parent
+        terminalreporter.write_line(
+            f"browser screenshots ({len(shots)}, 1400 and 400 px): {folder}/"
+            f"{{{','.join(sorted(p.name for p in shots))}}}"
+        )
