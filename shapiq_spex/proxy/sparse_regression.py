@@ -1,0 +1,333 @@
+"""Cross-validated sparse regression over nested candidate terms: the pairwise-sparse candidate.
+
+On real language-model games the tree proxy's own terms are not always the best surrogate at a
+small budget: a LASSO over first-order plus pairwise AND terms (``x_i x_j``, the Möbius basis)
+is as good or better at 500-1,000 queries, while the proxy's deeper terms win at larger budgets
+(``benchmarks/results/llm_faithfulness.md``). This module builds the candidate that nests both:
+
+1. columns: every singleton, the pairs (all of them when they fit ``max_columns``, otherwise the
+   pairs most correlated with the residual of a first-order least-squares fit, scored by
+   ``|X^T diag(r) X|`` in row blocks so memory stays ``O(block * n)``), and extra supports
+   (the proxy's higher-order terms) as Möbius monomials ``prod_{i in T} x_i``;
+2. an L1 path over those columns (scikit-learn's coordinate descent), its penalty chosen by
+   K-fold cross-validation (shuffled folds from the caller's generator, so reproducible);
+3. at every penalty, least squares refitted on the L1 fit's support too (the relaxed fit):
+   cross-validation picks the penalty *and* whether to relax, so a noiseless sparse game is
+   recovered exactly while a noisy language-model game keeps the shrinkage that helps it;
+4. the fit at that choice on all rows, returned as a Möbius :class:`SparseSpectrum` with its
+   cross-validated R² (the mean over folds of ``1 - mse / var``), an honest estimate of the
+   surrogate's held-out R² except for the small optimism of choosing one of the penalties.
+
+The columns are not standardised: a monomial of order ``k`` is on for a ``2^-k`` share of
+uniform coalitions, so the same L1 penalty asks more evidence of higher orders, the prior that
+made the Möbius basis beat the Fourier basis on real texts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+
+from shapiq_spex.spectra._subsets import PAD, degrees
+from shapiq_spex.spectra.spectrum import SparseSpectrum
+
+__all__ = ["SparseFit", "fit_sparse_moebius", "monomials", "proxy_supports", "screen_pairs"]
+
+# Rows of X^T diag(r) X scored at a time while screening pairs.
+_SCREEN_BLOCK = 256
+# Penalties on the L1 path and the path's coordinate-descent settings.
+_N_ALPHAS = 25
+_TOL = 1e-4
+_MAX_ITER = 2000
+
+
+@dataclass(frozen=True)
+class SparseFit:
+    """Result of :func:`fit_sparse_moebius`.
+
+    Attributes:
+        spectrum: the fitted Möbius spectrum (intercept at ``()``).
+        cv_r2: K-fold cross-validated R² at the chosen penalty.
+        alpha: the chosen L1 penalty.
+        relaxed: whether least squares on the L1 fit's support won the cross-validation
+            (exact recovery on noiseless sparse games) over the L1 fit itself.
+        n_columns: candidate columns (singletons, pairs, extra supports).
+        n_pairs: pair columns among them.
+        n_extra: extra (higher-order) columns among them.
+        cv_path: ``[(alpha, cv R² of the L1 fit, cv R² relaxed), ...]`` along the path.
+    """
+
+    spectrum: SparseSpectrum
+    cv_r2: float
+    alpha: float
+    relaxed: bool
+    n_columns: int
+    n_pairs: int
+    n_extra: int
+    cv_path: list = field(default_factory=list)
+
+
+def screen_pairs(X: np.ndarray, r: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` pairs ``(i < j)`` with the largest ``|sum_s x_si x_sj r_s|``.
+
+    Args:
+        X: ``(m, n)`` bool coalitions.
+        r: ``(m,)`` residuals of a first-order fit.
+        k: pairs wanted.
+
+    Returns:
+        ``(min(k, n(n-1)/2), 2)`` int64 pairs, strongest first (ties by index).
+    """
+    n = X.shape[1]
+    total = n * (n - 1) // 2
+    k = min(int(k), total)
+    if k <= 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    Xf = X.astype(np.float64)
+    Xr = Xf * r[:, None]
+    best_score = np.zeros(0)
+    best_pairs = np.zeros((0, 2), dtype=np.int64)
+    for start in range(0, n, _SCREEN_BLOCK):
+        stop = min(start + _SCREEN_BLOCK, n)
+        block = np.abs(Xr[:, start:stop].T @ Xf)  # (b, n): row i, column j
+        ii, jj = np.nonzero(np.arange(start, stop)[:, None] < np.arange(n)[None, :])
+        score = block[ii, jj]
+        pairs = np.stack([ii + start, jj], axis=1)
+        score = np.concatenate([best_score, score])
+        pairs = np.concatenate([best_pairs, pairs])
+        if score.shape[0] > k:
+            keep = np.argpartition(-score, k - 1)[:k]
+            score, pairs = score[keep], pairs[keep]
+        best_score, best_pairs = score, pairs
+    order = np.lexsort((best_pairs[:, 1], best_pairs[:, 0], -best_score))
+    return best_pairs[order]
+
+
+def monomials(X: np.ndarray, supports: np.ndarray) -> np.ndarray:
+    """``(m, p)`` float64 columns ``prod_{i in T} x_i`` for padded ``(p, w)`` supports."""
+    m = X.shape[0]
+    out = np.ones((m, supports.shape[0]), dtype=np.float64)
+    for col in range(supports.shape[1]):
+        players = supports[:, col]
+        used = players != PAD
+        if used.any():
+            out[:, used] *= X[:, players[used]]
+    return out
+
+
+def fit_sparse_moebius(
+    X: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    extra: np.ndarray | None = None,
+    max_columns: int = 1500,
+    folds: int = 5,
+) -> SparseFit:
+    """L1-regularised Möbius fit over singletons, (screened) pairs and extra supports.
+
+    Args:
+        X: ``(m, n)`` bool training coalitions.
+        y: ``(m,)`` their values.
+        rng: generator of the fold assignment.
+        extra: ``(e, w)`` padded supports of order >= 2 to offer as columns, most important
+            first (for example :func:`proxy_supports`); singletons in it are ignored (they are
+            always columns), pairs already screened are not repeated.
+        max_columns: most columns in all; ``extra`` gets at most half, the screened pairs what
+            the singletons and ``extra`` leave.
+        folds: K of the K-fold cross-validation (``>= 2``; fewer when ``m`` is small).
+
+    Returns:
+        A :class:`SparseFit`.
+    """
+    from sklearn.linear_model import lasso_path
+
+    X = np.asarray(X, dtype=bool)
+    y = np.asarray(y, dtype=np.float64)
+    m, n = X.shape
+    if extra is None or extra.shape[0] == 0:
+        extra = np.zeros((0, 2), dtype=np.int64)
+    extra = np.asarray(extra, dtype=np.int64)
+    extra = extra[degrees(extra) >= 2][: max(0, max_columns // 2)]
+    n_pair_slots = max(0, max_columns - n - extra.shape[0])
+    Xf = X.astype(np.float64)
+    A = np.hstack([np.ones((m, 1)), Xf])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    pairs = screen_pairs(X, y - A @ coef, n_pair_slots)
+    if extra.shape[0] and pairs.shape[0]:  # a pair offered twice would split its coefficient
+        width_e = extra.shape[1]
+        as_rows = np.full((pairs.shape[0], width_e), PAD, dtype=np.int64)
+        as_rows[:, :2] = pairs
+        extra = extra[~np.isin(_keys(extra), _keys(as_rows))]
+    width = max(2, extra.shape[1])
+    singles = np.full((n, width), PAD, dtype=np.int64)
+    singles[:, 0] = np.arange(n)
+    pair_rows = np.full((pairs.shape[0], width), PAD, dtype=np.int64)
+    pair_rows[:, :2] = pairs
+    extra_rows = np.full((extra.shape[0], width), PAD, dtype=np.int64)
+    extra_rows[:, : extra.shape[1]] = extra
+    supports = np.concatenate([singles, pair_rows, extra_rows])
+    D = monomials(X, supports)
+
+    folds = int(max(2, min(folds, m // 10)))
+    fold_of = rng.permutation(np.arange(m) % folds)
+    alphas = _alpha_grid(D, y)
+    sse = np.zeros((2, alphas.shape[0]))  # [L1 fit, least squares on its support]
+    sst = 0.0
+    raw = _RawGram(D, y)
+    for f in range(folds):
+        test = fold_of == f
+        pred = _path_predictions(raw.without(test), D[test], alphas, lasso_path)
+        sse += ((y[test][None, :, None] - pred) ** 2).sum(axis=1)
+        sst += float(((y[test] - y[~test].mean()) ** 2).sum())
+    cv_r2 = 1.0 - sse / sst if sst > 0 else np.zeros_like(sse)
+    relaxed, best = np.unravel_index(int(np.argmax(cv_r2)), cv_r2.shape)
+    intercept, beta = _fit_at(raw.without(None), alphas[best], bool(relaxed), lasso_path)
+    keep = beta != 0
+    sup = np.concatenate([np.full((1, width), PAD, dtype=np.int64), supports[keep]])
+    coefs = np.concatenate([[intercept], beta[keep]])
+    spectrum = SparseSpectrum(n, sup, coefs, "moebius")
+    return SparseFit(
+        spectrum=spectrum,
+        cv_r2=float(cv_r2[relaxed, best]),
+        alpha=float(alphas[best]),
+        relaxed=bool(relaxed),
+        n_columns=int(supports.shape[0]),
+        n_pairs=int(pairs.shape[0]),
+        n_extra=int(extra.shape[0]),
+        cv_path=[(float(a), float(s), float(t)) for a, s, t in zip(alphas, *cv_r2, strict=True)],
+    )
+
+
+def _keys(rows: np.ndarray) -> np.ndarray:
+    """One comparable key per padded support row."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+
+
+def proxy_supports(spectrum: SparseSpectrum, limit: int) -> np.ndarray:
+    """The ``limit`` Möbius supports of order >= 2 of ``spectrum`` with the largest ``|coef|``.
+
+    A Fourier term on ``T`` is a sum of Möbius terms on the subsets of ``T``; offering those as
+    columns lets the L1 fit keep the AND terms the proxy found without its parity structure.
+    """
+    moebius = spectrum.to_moebius()
+    keep = degrees(moebius.supports) >= 2
+    sup, coefs = moebius.supports[keep], moebius.coefs[keep]
+    order = np.argsort(-np.abs(coefs), kind="stable")[:limit]
+    return sup[order]
+
+
+def _alpha_grid(D: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Geometric penalties from the one that zeroes every column down to 1e-3 of it."""
+    top = float(np.max(np.abs((D - D.mean(axis=0)).T @ (y - y.mean())))) / D.shape[0]
+    top = top if top > 0 else 1.0
+    return np.geomspace(top, top * 1e-3, _N_ALPHAS)
+
+
+class _RawGram:
+    """``D^T D``, ``D^T y`` and sums once; each fold's centred Gram by subtracting its rows.
+
+    Computing the Gram matrix once and removing a fold's ``D_f^T D_f`` costs ``1/K`` of a
+    fresh product per fold (the products dominate the whole fit at 4,000 rows).
+    """
+
+    def __init__(self, D: np.ndarray, y: np.ndarray) -> None:
+        self.D, self.y = D, y
+        self.G = D.T @ D
+        self.Dy = D.T @ y
+        self.s = D.sum(axis=0)
+        self.sy = float(y.sum())
+        self.yy = float(y @ y)
+
+    def without(self, rows: np.ndarray | None):
+        """``(mu, ym, G_c, Dy_c, m, yy_c)`` of the centred problem without ``rows`` (None: all)."""
+        G, Dy, s, sy, yy, m = self.G, self.Dy, self.s, self.sy, self.yy, self.D.shape[0]
+        if rows is not None:
+            Df, yf = self.D[rows], self.y[rows]
+            G = G - Df.T @ Df
+            Dy = Dy - Df.T @ yf
+            s = s - Df.sum(axis=0)
+            sy = sy - float(yf.sum())
+            yy = yy - float(yf @ yf)
+            m = m - int(rows.sum())
+        mu, ym = s / m, sy / m
+        Gc = G - m * np.outer(mu, mu)
+        Dyc = Dy - m * mu * ym
+        return mu, ym, Gc, Dyc, m, max(yy - m * ym * ym, 0.0)
+
+
+def _lasso(G, Dy, m: int, yy: float, alphas, lasso_path) -> np.ndarray:
+    """``(p, a)`` L1 path from the centred Gram matrix alone (scikit-learn's Gram solver).
+
+    With ``precompute`` and ``Xy`` given, ``lasso_path`` reads ``X`` only for its shape and
+    ``y`` only for ``y @ y`` (the duality-gap scale): a zero-strided ``X`` and a ``y`` holding
+    the centred norm cost no memory.
+    """
+    shape_only = np.lib.stride_tricks.as_strided(np.zeros(1), (m, G.shape[0]), (0, 0))
+    norm_only = np.zeros(m)
+    norm_only[0] = np.sqrt(yy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence at the smallest penalties
+        _, coefs, _ = lasso_path(
+            shape_only,
+            norm_only,
+            alphas=alphas,
+            precompute=G,
+            Xy=Dy,
+            tol=_TOL,
+            max_iter=_MAX_ITER,
+            check_input=False,
+        )
+    return coefs
+
+
+def _least_squares_on(G, Dy, active: np.ndarray) -> np.ndarray:
+    """Least squares on the ``active`` columns from the Gram matrix (a tiny jitter for ties)."""
+    beta = np.zeros(G.shape[0])
+    if not active.any():
+        return beta
+    sub = G[np.ix_(active, active)]
+    jitter = 1e-12 * max(float(np.trace(sub)) / sub.shape[0], 1e-300)
+    try:
+        factor = sla.cho_factor(sub + jitter * np.eye(sub.shape[0]), check_finite=False)
+        beta[active] = sla.cho_solve(factor, Dy[active], check_finite=False)
+    except np.linalg.LinAlgError:
+        beta[active] = np.linalg.lstsq(sub, Dy[active], rcond=None)[0]
+    return beta
+
+
+def _path_predictions(problem, D_test, alphas, lasso_path) -> np.ndarray:
+    """``(2, t, a)`` predictions on ``D_test`` along the path of a centred ``problem``.
+
+    ``[0]``: the L1 fits; ``[1]``: least squares refitted on each fit's support (the relaxed
+    fits, exact on a noiseless sparse game; shrinkage wins on noisy ones: CV decides).
+    """
+    mu, ym, G, Dy, rows, yy = problem
+    coefs = _lasso(G, Dy, rows, yy, alphas, lasso_path)
+    relaxed = np.empty_like(coefs)
+    previous, last = None, None
+    for a in range(coefs.shape[1]):
+        active = coefs[:, a] != 0
+        if active.sum() >= rows - 1:  # not determined: keep the L1 fit
+            relaxed[:, a] = coefs[:, a]
+            continue
+        if previous is not None and np.array_equal(active, previous):
+            relaxed[:, a] = last  # same support, same least-squares fit
+            continue
+        last = _least_squares_on(G, Dy, active)
+        previous = active
+        relaxed[:, a] = last
+    Tc = D_test - mu
+    return ym + np.stack([Tc @ coefs, Tc @ relaxed])
+
+
+def _fit_at(problem, alpha, relaxed: bool, lasso_path) -> tuple[float, np.ndarray]:
+    mu, ym, G, Dy, rows, yy = problem
+    beta = _lasso(G, Dy, rows, yy, np.array([alpha]), lasso_path)[:, 0]
+    if relaxed and (beta != 0).sum() < rows - 1:
+        beta = _least_squares_on(G, Dy, beta != 0)
+    return float(ym - mu @ beta), beta
