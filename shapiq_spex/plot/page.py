@@ -184,7 +184,10 @@ def faithfulness_sentence(report: Any) -> str:
         return what + " That is close: the values can be read as they are."
     more = ""
     if budget:
-        more = f" More queries usually help: try <code>--budget {2 * int(budget)}</code>."
+        more = (
+            f" More queries usually help: try a budget of {2 * int(budget):,} "
+            f"(<code>--budget {2 * int(budget)}</code> on the command line)."
+        )
     if r2 >= 0.7:
         return what + " That is fair: the strongest values are reliable, small ones less so." + more
     return what + " That is weak: read the values as rough indications only." + more
@@ -370,9 +373,17 @@ def _answer_html(view: View, values_sum: float, top_sum: float, k_shown: int, n_
                 if k_shown == n_values
                 else f'the top {k_shown} below add up to <span class="num">{_num(top_sum)}</span>'
             )
+            gap = ""
+            if abs(values_sum - change) > 0.1 * abs(change):
+                # the values add up to the change of the fitted explanation, not of the model
+                gap = (
+                    " (the rest is where the fitted explanation and the model differ on the "
+                    "full or the empty text)"
+                )
             parts.append(
                 f"<p><b>Accounted for:</b> all {n_values} values of the explanation add up to "
-                f'<span class="num">{_num(values_sum)}</span>{share} of this change; {shown}.</p>'
+                f'<span class="num">{_num(values_sum)}</span>{share} of this change{gap}; '
+                f"{shown}.</p>"
             )
         else:
             parts.append(

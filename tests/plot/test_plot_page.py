@@ -94,6 +94,12 @@ def test_the_answer_comes_first_and_names_class_output_and_unit():
     total = sum(v for key, v in iv.interactions.items() if key)
     assert f"add up to {total:+.3g}".replace("-", "\u2212") in text  # a real minus sign
     assert f"({100 * total / 0.78:.0f}%)" in text
+    assert "the rest is where the fitted explanation and the model differ" in text
+    # values that account for the whole change say so without a remainder
+    exact = prediction(full_value=-0.46 + total)
+    text = visible_text(text_html(iv, words_players(), prediction=exact))
+    assert "(100%) of this change;" in text
+    assert "the rest is" not in text
 
 
 def test_a_class_that_is_not_predicted_is_said_so():
