@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "BudgetCappedWarning",
     "BudgetTooSmallError",
     "DecodingWarning",
     "GameIdentityError",
     "InvalidGameError",
     "InvalidParameterError",
+    "MissingDependencyError",
+    "PrecisionWarning",
     "SpexError",
 ]
 
@@ -34,3 +37,15 @@ class GameIdentityError(SpexError, TypeError):
 
 class DecodingWarning(UserWarning):
     """Something in the decoding was suspicious but not fatal (for example no held-out samples)."""
+
+
+class MissingDependencyError(SpexError, ImportError):
+    """An optional back-end an option needs (LightGBM, XGBoost, ...) cannot be imported."""
+
+
+class PrecisionWarning(UserWarning):
+    """The game's values vary too little next to their magnitude for full float64 accuracy."""
+
+
+class BudgetCappedWarning(UserWarning):
+    """The budget was lowered to what the memory budget (``max_memory``) or the game allows."""

@@ -10,9 +10,12 @@ index that always contain ``()``.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,19 +24,54 @@ from shapiq.approximator.base import Approximator
 from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import as_generator
-from shapiq_spex.exceptions import InvalidGameError, InvalidParameterError
+from shapiq_spex.exceptions import (
+    BudgetCappedWarning,
+    BudgetTooSmallError,
+    InvalidGameError,
+    InvalidParameterError,
+    PrecisionWarning,
+)
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES, check_index, to_interaction_values
 from shapiq_spex.spectra.spectrum import SparseSpectrum
+from shapiq_spex.validation import check_game_values, check_random_state
 
 __all__ = [
+    "DEFAULT_MAX_MEMORY",
+    "HYBRID_ALIASES",
+    "MAX_ABS_VALUE",
+    "PROXYSPEX_ALIASES",
+    "SPEX_ALIASES",
     "ApproximationReport",
     "GameCaller",
+    "MemoryPlan",
     "SparseApproximator",
+    "accepts_shapiq_keywords",
     "check_budget",
     "check_fraction",
+    "check_max_memory",
     "check_positive_int",
     "holdout_r2",
+    "lower_choice",
 ]
+
+#: Default memory budget of one ``approximate`` call (bytes of the approximator's own arrays).
+DEFAULT_MAX_MEMORY = 2 * 2**30
+#: Largest magnitude accepted from a game: sums and differences of values must stay finite.
+MAX_ABS_VALUE = 1e300
+#: Relative float64 resolution of the values' spread above which a PrecisionWarning is raised
+#: (interactions are then accurate to about this, not to 1e-6) ...
+PRECISION_WARN = 1e-8
+#: ... and above which the values are refused (fewer than about 10 bits of them vary).
+PRECISION_ERROR = 1e-3
+#: Exact path: bytes per coalition and player (``all_coalitions``' int64 temporaries and bool
+#: table) and per coalition (values, transform, spectrum); measured with tracemalloc.
+EXACT_BYTES_PER_PLAYER = 12
+EXACT_BYTES_PER_ROW = 32
+#: Chunked work arrays (refit designs, decoder tables): about this many bytes per (query,
+#: player) entry, and never more than WORKSPACE_BYTES in all (SPEX's measured peaks are
+#: 2-3 bytes per query and player plus 120-150 MB at n = 50-1000).
+WORKSPACE_BYTES_PER_ENTRY = 36
+WORKSPACE_BYTES = 160 * 2**20
 
 
 @dataclass
@@ -54,7 +92,14 @@ class ApproximationReport:
             not). The returned ``InteractionValues`` carry the *surrogate's* value there as
             ``baseline_value``, so that they rebuild ``spectrum_``; the two differ by the
             surrogate's error at the empty coalition.
-        details: method-specific numbers (design sizes, decoder statistics, ...).
+        value_center: the fit worked on ``(v - value_center) / value_scale`` (see
+            :class:`GameCaller`); ``spectrum_`` and the returned values are in the game's units,
+            but value-scale numbers in ``details`` (noise variances, penalties) are not.
+        value_scale: see ``value_center``.
+        value_resolution: float64 spacing of the game's values relative to their spread (about
+            the best relative accuracy possible; a ``PrecisionWarning`` is raised above 1e-8).
+        details: method-specific numbers (design sizes, decoder statistics, ...);
+            ``details["budget_cap"]`` says how and why a budget was lowered.
     """
 
     method: str
@@ -67,6 +112,9 @@ class ApproximationReport:
     support_size: int = 0
     random_state: Any = None
     empty_value: float = float("nan")
+    value_center: float = 0.0
+    value_scale: float = 1.0
+    value_resolution: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,15 +155,32 @@ def holdout_r2(spectrum: SparseSpectrum, masks: np.ndarray, values: np.ndarray) 
 
 
 class GameCaller:
-    """Calls a game on boolean coalition matrices, validating and accounting every call.
+    """Calls a game on boolean coalition matrices, validating, accounting and standardising.
+
+    Every batch is checked by :func:`~shapiq_spex.validation.check_game_values` (real, finite,
+    one value per coalition) and must stay within ``±MAX_ABS_VALUE``. Fitting code never sees the
+    game's own units: the first batch fixes an affine map ``y -> (y - center) / scale`` (``center``
+    = the batch's median, ``scale`` = its largest deviation from it), every later batch goes
+    through the same map, and :meth:`to_game_units` maps a fitted spectrum back. Trees (LightGBM
+    bins in float32), ridge penalties and decoders thus work on values of order one whatever the
+    game's offset (``1e9 + v(S)``) or scale (``1e-100``, ``1e150``); R² is affine-invariant.
 
     Args:
         game: a ``shapiq.Game`` or any callable ``(m, n) bool -> (m,)``.
         n: number of players the approximator was built for.
         budget: hard cap on the number of coalitions evaluated.
+        standardize: apply the affine map above (``False`` returns the game's values as given).
+
+    Attributes:
+        queries: coalitions evaluated so far.
+        time_s: wall time spent inside the game.
+        center: the map's offset (0 until the first batch).
+        scale: the map's scale (1 until the first batch).
+        resolution: float64 spacing of the first batch's values relative to their spread
+            (``eps * max|y| / max|y - center|``); about the relative accuracy any fit can reach.
     """
 
-    def __init__(self, game: Any, n: int, budget: int) -> None:
+    def __init__(self, game: Any, n: int, budget: int, *, standardize: bool = True) -> None:
         if not callable(game):
             msg = f"The 'game' parameter must be callable on a (m, n) bool matrix. Got {game!r}."
             raise InvalidParameterError(msg)
@@ -131,6 +196,10 @@ class GameCaller:
         self.budget = budget
         self.queries = 0
         self.time_s = 0.0
+        self.center = 0.0
+        self.scale = 1.0
+        self.resolution = 0.0
+        self._fixed = not standardize
 
     @property
     def remaining(self) -> int:
@@ -138,48 +207,330 @@ class GameCaller:
         return self.budget - self.queries
 
     def __call__(self, coalitions: np.ndarray) -> np.ndarray:
-        """Evaluate ``(m, n)`` coalitions and return checked float64 values ``(m,)``."""
+        """Evaluate ``(m, n)`` coalitions and return checked, standardised float64 ``(m,)``."""
         m = coalitions.shape[0]
         if m == 0:
             return np.zeros(0)
         if self.queries + m > self.budget:  # a bug guard: planners must respect the budget
             msg = f"Internal error: {self.queries + m} queries would exceed budget {self.budget}."
             raise RuntimeError(msg)
+        coalitions = np.ascontiguousarray(coalitions, dtype=bool)
         start = time.perf_counter()
-        values = self.game(np.ascontiguousarray(coalitions, dtype=bool))
+        raw = self.game(coalitions)
         self.time_s += time.perf_counter() - start
         self.queries += m
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (m,):
-            if values.shape in ((m, 1), (1, m)):
-                values = values.reshape(m)
-            else:
-                msg = (
-                    f"The game returned values of shape {values.shape} for {m} coalitions; "
-                    f"expected ({m},). Make the game return one float per coalition."
-                )
-                raise InvalidGameError(msg)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            first = int(np.argmax(bad))
+        values = check_game_values(raw, m, source="game", coalitions=coalitions)
+        big = np.abs(values) > MAX_ABS_VALUE
+        if big.any():
+            first = int(np.argmax(big))
+            players = np.flatnonzero(coalitions[first]).tolist()
             msg = (
-                f"The game returned {int(bad.sum())} non-finite values (NaN or inf), first for "
-                f"coalition {np.flatnonzero(coalitions[first]).tolist()} -> {values[first]}. "
-                "Fix the game so that every coalition has a finite value."
+                f"The game returned values beyond ±{MAX_ABS_VALUE:g} (first "
+                f"{float(values[first]):.6g}, coalition {players}): sums and differences of such "
+                "values overflow float64. Divide the game's output by a constant (the "
+                "interactions scale with it)."
             )
             raise InvalidGameError(msg)
-        return values
+        if not self._fixed:
+            self._fix_map(values)
+        return (values - self.center) / self.scale
+
+    def _fix_map(self, values: np.ndarray) -> None:
+        """Choose ``center`` and ``scale`` from the first batch (overflow-free, see class doc)."""
+        self._fixed = True
+        magnitude = float(np.max(np.abs(values)))
+        if magnitude == 0.0:
+            return
+        unit = values / magnitude  # in [-1, 1]: the median and deviations cannot overflow
+        mid = float(np.median(unit))
+        spread = float(np.max(np.abs(unit - mid)))
+        self.center = mid * magnitude
+        if spread == 0.0:  # a constant first batch: map it to ±1
+            self.scale = abs(self.center)
+            return
+        self.scale = spread * magnitude
+        self.resolution = float(np.finfo(np.float64).eps) / spread
+        if self.resolution > PRECISION_ERROR:
+            msg = (
+                f"The game's values vary by only {self.scale:.3g} around {self.center:.6g} (a "
+                f"relative spread of {spread:.1e}): float64 resolves them to about "
+                f"{self.resolution:.0e} of their spread, too coarse for any interaction to be "
+                "measured. Subtract the offset inside the game (return v(S) - "
+                f"{self.center:.6g}) or compute it in higher precision."
+            )
+            raise InvalidGameError(msg)
+        if self.resolution > PRECISION_WARN:
+            warnings.warn(
+                f"The game's values vary by only {self.scale:.3g} around {self.center:.6g}: "
+                f"float64 resolves them to about {self.resolution:.0e} of their spread, so "
+                f"interactions are accurate to about that (relative), not to float precision. "
+                "Subtract the offset inside the game to avoid this.",
+                PrecisionWarning,
+                stacklevel=3,
+            )
+
+    def to_game_units(self, spectrum: SparseSpectrum) -> SparseSpectrum:
+        """Map a spectrum fitted on standardised values back to the game's values."""
+        if self.center == 0.0 and self.scale == 1.0:
+            return spectrum
+        offset = SparseSpectrum.from_dict(spectrum.n, {(): self.center}, spectrum.basis)
+        scaled = SparseSpectrum(
+            spectrum.n, spectrum.supports, spectrum.coefs * self.scale, spectrum.basis
+        )
+        return scaled + offset
+
+    def value_in_game_units(self, value: float | None) -> float | None:
+        """Map one standardised value (e.g. ``v(∅)``) back; ``None`` stays ``None``."""
+        return None if value is None else float(value) * self.scale + self.center
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How one ``approximate`` call fits the memory budget (see ``SparseApproximator.plan``).
+
+    Attributes:
+        budget: the budget that was asked for.
+        queries: the most coalitions the call may evaluate (``<= budget``).
+        max_memory: the memory budget in bytes.
+        bytes_per_query: planned bytes of the approximator's own arrays per evaluated coalition.
+        exact: whether the exact path (all ``2**n`` coalitions) is taken.
+        exact_bytes: planned bytes of the exact path (``None`` for ``n > 30``).
+        reason: why ``queries < budget`` (empty when the budget is used as given).
+    """
+
+    budget: int
+    queries: int
+    max_memory: int
+    bytes_per_query: int
+    exact: bool
+    exact_bytes: int | None
+    reason: str = ""
+
+    @property
+    def capped(self) -> bool:
+        """Whether the budget was lowered (the exact path uses ``2**n``, which is not a cap)."""
+        return not self.exact and self.queries < self.budget
+
+    def as_details(self) -> dict[str, Any]:
+        """The plan as plain numbers, for ``report_.details["budget_cap"]``."""
+        return {
+            "requested": self.budget,
+            "queries_allowed": self.queries,
+            "max_memory": self.max_memory,
+            "bytes_per_query": self.bytes_per_query,
+            "reason": self.reason,
+        }
+
+
+def shapiq_alias(shapiq: str, ours: str | None, convert, default: Any):
+    """One shapiq keyword accepted by a constructor (see :func:`accepts_shapiq_keywords`).
+
+    Args:
+        shapiq: shapiq's keyword (``"decoder_type"``).
+        ours: the keyword it stands for (``"decoder"``); ``None`` when we have no such option and
+            ``convert`` only accepts the values that describe what we do anyway.
+        convert: ``(value, arguments) -> our value``; ``arguments`` are the other arguments of
+            the call by name. Raises :class:`InvalidParameterError` for values we cannot honour.
+        default: shapiq's default, shown in the constructor's signature.
+    """
+    return (shapiq, ours, convert, default)
+
+
+def accepts_shapiq_keywords(*aliases):
+    """Decorate ``__init__`` to accept shapiq's keyword names as aliases of ours.
+
+    Passing an alias and the keyword it stands for is an error; an alias's value is converted to
+    ours (or refused with a message) before ``__init__`` runs, and messages about our keyword
+    say which alias it came from. The decorated ``__init__``'s signature lists the aliases as
+    keyword-only parameters with shapiq's defaults, so introspection (IDEs, shapiq's benchmark
+    runner) sees every keyword shapiq's constructor has.
+    """
+
+    def decorate(init):
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def wrapper(self, *args, **kwargs):
+            used = {}
+            # take every alias out first: the others must not reach ``bind_partial`` below
+            given = {name: kwargs.pop(name) for name, *_ in aliases if name in kwargs}
+            for name, ours, convert, _ in aliases:
+                if name not in given:
+                    continue
+                value = given[name]
+                if ours is not None and ours in kwargs:
+                    msg = (
+                        f"Pass either '{ours}' or shapiq's name for it, '{name}', not both. Got "
+                        f"{ours}={kwargs[ours]!r} and {name}={value!r}."
+                    )
+                    raise InvalidParameterError(msg)
+                arguments = signature.bind_partial(self, *args, **kwargs).arguments
+                converted = convert(value, arguments)
+                if ours is not None:
+                    kwargs[ours] = converted
+                    used[ours] = name
+            try:
+                init(self, *args, **kwargs)
+            except InvalidParameterError as err:
+                alias = next((a for o, a in used.items() if f"'{o}'" in str(err)), None)
+                if alias is None:
+                    raise
+                msg = f"{err} (given as shapiq's '{alias}')"
+                raise InvalidParameterError(msg) from None
+
+        params = list(signature.parameters.values())
+        tail = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
+        head = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        extra = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+            for name, _, _, default in aliases
+        ]
+        wrapper.__signature__ = signature.replace(parameters=head + extra + tail)
+        wrapper.shapiq_aliases = {name: ours for name, ours, _, _ in aliases}
+        return wrapper
+
+    return decorate
+
+
+def lower_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """``value`` lower-cased if it is one of ``choices`` in any case, else a clear error."""
+    if isinstance(value, str) and value.lower() in choices:
+        return value.lower()
+    msg = f"The '{name}' parameter must be one of {list(choices)} (any case). Got {value!r}."
+    raise InvalidParameterError(msg)
+
+
+def _bool_alias(name: str):
+    def convert(value, _arguments):
+        if not isinstance(value, bool | np.bool_):
+            msg = f"The '{name}' parameter must be a bool. Got {value!r}."
+            raise InvalidParameterError(msg)
+        return bool(value)
+
+    return convert
+
+
+def _same(value, _arguments):
+    return value
+
+
+def _decoder_alias(value, _arguments):
+    return lower_choice(value, "decoder_type", ("soft", "hard"))
+
+
+def _hpo_alias(value, arguments):
+    return "fast" if _bool_alias("hpo")(value, arguments) else "none"
+
+
+def _proxy_model_alias(value, arguments):
+    """Convert shapiq's ``proxy_model`` strings (case-sensitive there too) or an estimator."""
+    if value == "tree":
+        from sklearn.tree import DecisionTreeRegressor
+
+        seed = arguments.get("random_state")
+        # shapiq seeds the tree with random_state; a Generator or None gets a fixed seed here so
+        # that ties between equally good splits break the same way on every run
+        seed = int(seed) if isinstance(seed, numbers.Integral) and seed >= 0 else 0
+        return DecisionTreeRegressor(random_state=seed)
+    if value == "linear":
+        msg = (
+            "The 'proxy_model' parameter cannot be 'linear': interactions are read off a tree "
+            "proxy's structure (shapiq's ProxySPEX refuses it too). Use 'lightgbm' (default), "
+            "'xgboost' or 'tree'."
+        )
+        raise InvalidParameterError(msg)
+    return value
+
+
+def _uniform_weights_alias(value, arguments):
+    """Accept ``sampling_weights`` only when they describe uniform coalitions (what we draw)."""
+    if value is None:
+        return None
+    n = arguments.get("n")
+    try:
+        arr = None if isinstance(value, str) else np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
+    ok = arr is not None and isinstance(n, numbers.Integral) and arr.shape == (int(n) + 1,)
+    if ok and np.all(np.isfinite(arr)) and np.all(arr > 0):
+        log_binom = np.array(
+            [
+                math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                for k in range(int(n) + 1)
+            ]
+        )
+        ratio = np.log(arr) - log_binom
+        if np.ptp(ratio) <= 1e-9:
+            return None
+    msg = (
+        "The 'sampling_weights' parameter is not supported except for shapiq's default (None, or "
+        "weights proportional to comb(n, k) for coalition size k, i.e. uniform coalitions): "
+        "coalitions are drawn uniformly because the proxy's validation split and the refit "
+        f"assume it. Got {value!r}. Drop the argument."
+    )
+    raise InvalidParameterError(msg)
+
+
+def _no_pairing_alias(value, arguments):
+    if _bool_alias("pairing_trick")(value, arguments):
+        msg = (
+            "The 'pairing_trick' parameter cannot be True for HybridSPEX: its random coalitions "
+            "are not paired (SPEX's structured design has no complements). Use "
+            "ProxySPEX(pairing=True) for paired sampling."
+        )
+        raise InvalidParameterError(msg)
+    return None
+
+
+#: shapiq.SPEX's keywords and ours.
+SPEX_ALIASES = (
+    shapiq_alias("decoder_type", "decoder", _decoder_alias, "soft"),
+    shapiq_alias("degree_parameter", "degree_cap", _same, 5),
+)
+#: shapiq.ProxySPEX's keywords and ours.
+PROXYSPEX_ALIASES = (
+    shapiq_alias("proxy_model", "proxy", _proxy_model_alias, "lightgbm"),
+    shapiq_alias("hpo", "tuning", _hpo_alias, True),
+    shapiq_alias("sampling_weights", None, _uniform_weights_alias, None),
+    shapiq_alias("pairing_trick", "pairing", _bool_alias("pairing_trick"), False),
+)
+#: HybridSPEX takes both; it has no paired sampling.
+HYBRID_ALIASES = (
+    *SPEX_ALIASES,
+    *PROXYSPEX_ALIASES[:3],
+    shapiq_alias("pairing_trick", None, _no_pairing_alias, False),
+)
+
+
+def check_max_memory(value: Any) -> int:
+    """``max_memory`` as an int number of bytes ``>= 1``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        msg = (
+            "The 'max_memory' parameter must be a positive int (bytes, e.g. 4 * 2**30 for 4 "
+            f"GiB). Got {value!r}."
+        )
+        raise InvalidParameterError(msg)
+    return int(value)
 
 
 class SparseApproximator(Approximator):
-    """Base class: validated configuration, shapiq contract, result assembly.
+    """Base class: validated configuration, shapiq contract, memory plan, result assembly.
 
     Args:
         n: number of players (``>= 1``).
-        max_order: largest interaction order reported; ``None`` = no cap.
+        max_order: largest interaction order reported. ``None`` means ``n`` (as in shapiq:
+            ``self.max_order`` and the result's ``max_order`` are ``n``); ``"recovered"`` also
+            caps nothing but gives the result the largest order the spectrum holds as
+            ``max_order``. First-order indices (SV, BV) always have order 1.
         index: one of ``SUPPORTED_INDICES``.
         top_order: report only interactions of order ``max_order`` (plus ``()``).
-        random_state: seed; every ``approximate`` call starts a fresh generator from it.
+        random_state: seed (``None``, a non-negative int or a ``np.random.Generator``); every
+            ``approximate`` call starts a fresh generator from it.
+        max_memory: bytes the approximator's own arrays (coalitions, values, designs, proxy
+            inputs) may take in one call; the game's own memory is not counted. The exact path
+            is taken only if it fits, and a budget needing more is lowered (with a
+            :class:`~shapiq_spex.exceptions.BudgetCappedWarning` and
+            ``report_.details["budget_cap"]``). Defaults to :data:`DEFAULT_MAX_MEMORY` (2 GiB).
     """
 
     valid_indices: tuple[str, ...] = SUPPORTED_INDICES
@@ -188,63 +539,247 @@ class SparseApproximator(Approximator):
     def __init__(
         self,
         n: int,
-        max_order: int | None = 2,
+        max_order: int | str | None = 2,
         index: str = "k-SII",
         *,
         top_order: bool = False,
-        random_state: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
     ) -> None:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             msg = f"The 'n' parameter must be a positive int (number of players). Got {n!r}."
             raise InvalidParameterError(msg)
-        check_index(index, max_order, int(n))
-        if index in ("SV", "BV") and max_order is None:
-            max_order = 1
+        n = int(n)
+        recovered = isinstance(max_order, str) and max_order.lower() == "recovered"
+        if isinstance(max_order, str) and not recovered:
+            msg = (
+                "The 'max_order' parameter must be a positive int, None (= n, as in shapiq) or "
+                f"'recovered' (the largest order found). Got {max_order!r}."
+            )
+            raise InvalidParameterError(msg)
+        check_index(index, None if recovered else max_order, n)
         if not isinstance(top_order, bool):
             msg = f"The 'top_order' parameter must be a bool. Got {top_order!r}."
             raise InvalidParameterError(msg)
-        if top_order and max_order is None:
-            msg = "The 'top_order' parameter needs an int 'max_order' (got max_order=None)."
+        if top_order and recovered:
+            msg = "The 'top_order' parameter needs an int 'max_order' (got 'recovered')."
             raise InvalidParameterError(msg)
+        random_state = check_random_state(random_state)
+        if index in ("SV", "BV"):
+            order = 1
+        else:
+            order = n if max_order is None or recovered else int(max_order)
         super().__init__(
-            n=int(n),
-            max_order=max_order if max_order is not None else int(n),
+            n=n,
+            max_order=order,
             index=index,
             top_order=top_order,
             min_order=0,
             random_state=random_state,
             initialize_dict=False,
-            sampling_weights=np.ones(int(n) + 1),
+            sampling_weights=np.ones(n + 1),
         )
-        self.max_order = max_order  # None is kept as given: no cap
-        self.min_order = max_order if top_order else 0
+        self.report_orders = "recovered" if recovered and order > 1 else "max_order"
+        self.max_memory = check_max_memory(max_memory)
 
+    # ------------------------------------------------------------------ shapiq's contract
     @property
-    def random_state(self) -> int | None:
+    def random_state(self) -> int | np.random.Generator | None:
         """The seed as given (``set_random_state`` from shapiq's explainers updates it)."""
         return self._random_state
+
+    def set_random_state(self, random_state: int | np.random.Generator | None = None) -> None:
+        """Set the seed (shapiq's explainers call this before each explanation)."""
+        super().set_random_state(check_random_state(random_state))
+
+    def _config(self) -> tuple:
+        """Every constructor argument as stored, for ``==`` and ``hash``."""
+        init = type(self).__init__
+        aliases = getattr(init, "shapiq_aliases", {})
+        names = [
+            name
+            for name in inspect.signature(init).parameters
+            if name != "self" and name not in aliases
+        ]
+        return tuple((name, self._stored(name)) for name in names)
+
+    def _stored(self, name: str) -> Any:
+        if name == "random_state":
+            return self._random_state
+        if name == "max_order":
+            return (self.max_order, self.report_orders)
+        value = getattr(self, name, None)
+        if hasattr(value, "get_params"):  # an estimator: equal when of one class and parameters
+            params = value.get_params(deep=False)
+            return (type(value).__name__, tuple(sorted((k, repr(v)) for k, v in params.items())))
+        return value
+
+    def __repr__(self) -> str:
+        """The layout of shapiq's repr (n, max_order, index, ...) plus every non-default option."""
+        max_order = "'recovered'" if self.report_orders == "recovered" else self.max_order
+        lines = [
+            f"n={self.n}",
+            f"max_order={max_order}",
+            f"index={self.index}",
+            f"top_order={self.top_order}",
+            f"random_state={self._random_state}",
+        ]
+        init = type(self).__init__
+        aliases = getattr(init, "shapiq_aliases", {})
+        shown = {"self", "n", "max_order", "index", "top_order", "random_state"}
+        for name, param in inspect.signature(init).parameters.items():
+            if name in shown or name in aliases or param.kind is param.VAR_KEYWORD:
+                continue
+            value = getattr(self, name, None)
+            default = param.default
+            same = value is default or (
+                type(value) is type(default)
+                and not hasattr(value, "get_params")
+                and value == default
+            )
+            if not same:
+                lines.append(f"{name}={value!r}")
+        body = "".join(f"    {line},\n" for line in lines)
+        return f"{type(self).__name__}(\n{body})"
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of the same class with the same configuration (shapiq compares fewer)."""
+        if not isinstance(other, Approximator):
+            return super().__eq__(other)  # shapiq raises TypeError for other types
+        if type(other) is not type(self):
+            return False
+        return self._config() == other._config()
+
+    def __hash__(self) -> int:
+        """Hash of the configuration (consistent with ``==``)."""
+        try:
+            return hash((type(self).__name__, self._config()))
+        except TypeError:  # an unhashable option (e.g. a proxy estimator with a list parameter)
+            return hash((type(self).__name__, self.n, self.max_order, self.index))
 
     def _make_rng(self) -> np.random.Generator:
         """A fresh generator for one ``approximate`` call: identical seeds, identical runs."""
         return as_generator(self._random_state)
 
+    # ------------------------------------------------------------------ memory plan
+    def _bytes_per_query(self) -> int:
+        """Planned bytes of this method's arrays per evaluated coalition (measured, see tests)."""
+        return 4 * self.n + 128
+
+    def _exact_bytes(self) -> int | None:
+        """Planned bytes of the exact path (``None`` when ``2**n`` coalitions cannot be listed)."""
+        if self.n > 30:
+            return None
+        return (2**self.n) * (EXACT_BYTES_PER_PLAYER * self.n + EXACT_BYTES_PER_ROW)
+
+    def _useful_queries(self) -> int | None:
+        """Most queries that can help (``None``: no bound besides memory)."""
+        return None
+
+    def _workspace_bytes(self, queries: int) -> int:
+        """Work arrays built in bounded chunks (refit designs, decoder tables)."""
+        return min(queries * (self.n + 1) * WORKSPACE_BYTES_PER_ENTRY, WORKSPACE_BYTES)
+
+    def planned_bytes(self, queries: int) -> int:
+        """Planned peak bytes of a non-exact call that evaluates ``queries`` coalitions.
+
+        ``bytes_per_query * queries`` for the arrays that grow with the budget, plus the work
+        arrays that are built in bounded chunks (refit designs, the proxy's candidate pool),
+        which never exceed a fixed size (:data:`WORKSPACE_BYTES`).
+        """
+        return int(self._bytes_per_query()) * queries + int(self._workspace_bytes(queries))
+
+    def _queries_within(self, memory: int, budget: int) -> int:
+        """Largest ``q <= budget`` with ``planned_bytes(q) <= memory`` (0 if none)."""
+        if self.planned_bytes(budget) <= memory:
+            return budget
+        low, high = 0, budget  # planned_bytes is increasing: bisect
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.planned_bytes(mid) <= memory:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    def plan(self, budget: int) -> MemoryPlan:
+        """How a call with ``budget`` fits ``max_memory``: exact or not, how many queries.
+
+        Nothing is allocated; ``approximate`` follows this plan.
+        """
+        budget = check_budget(budget, 1, what=self.method_name)
+        exact_bytes = self._exact_bytes()
+        per_query = int(self._bytes_per_query())
+        if exact_bytes is not None and budget >= 2**self.n and exact_bytes <= self.max_memory:
+            return MemoryPlan(budget, 2**self.n, self.max_memory, per_query, True, exact_bytes)
+        queries, reasons = budget, []
+        by_memory = self._queries_within(self.max_memory, budget)
+        if by_memory < queries:
+            queries = by_memory
+            reasons.append(
+                f"max_memory={self.max_memory} bytes allows {by_memory} queries at about "
+                f"{per_query} bytes each plus {self._workspace_bytes(by_memory)} bytes of work "
+                f"arrays (n={self.n})"
+            )
+        useful = self._useful_queries()
+        if useful is not None and useful < queries:
+            queries = useful
+            reasons.append(
+                f"{self.method_name} cannot use more than {useful} queries at n={self.n}"
+            )
+        if exact_bytes is not None and budget >= 2**self.n:
+            reasons.append(
+                f"the exact path (all 2**{self.n} coalitions) needs about {exact_bytes} bytes, "
+                f"more than max_memory={self.max_memory}"
+            )
+        reason = "; ".join(reasons) if queries < budget else ""
+        return MemoryPlan(budget, queries, self.max_memory, per_query, False, exact_bytes, reason)
+
+    def _capped_budget(self, budget: int, minimum: int) -> int:
+        """``budget`` lowered to this call's plan; a clear error if that is below ``minimum``."""
+        plan = self._plan_
+        if not plan.capped:
+            return budget
+        if plan.queries < minimum:
+            msg = (
+                f"The 'max_memory' parameter is too small for {self.method_name}: "
+                f"{plan.reason}, fewer than the {minimum} it needs at least. Raise max_memory "
+                f"(now {self.max_memory} bytes)."
+            )
+            raise BudgetTooSmallError(msg)
+        warnings.warn(
+            f"{self.method_name} uses {plan.queries} of the {plan.budget} queries asked for: "
+            f"{plan.reason}. Raise max_memory to use more (see report_.details['budget_cap']).",
+            BudgetCappedWarning,
+            stacklevel=3,
+        )
+        return min(budget, plan.queries)
+
+    # ------------------------------------------------------------------ one call
     def _exact_if_affordable(
         self, budget: Any, game: Any, start: float
     ) -> InteractionValues | None:
-        """Exact values when ``budget`` pays for all ``2**n`` coalitions, else ``None``.
+        """Start a call; exact values when the plan takes the exact path, else ``None``.
 
-        Sampling, decoding or fitting a proxy on every coalition can only be less accurate than
-        the exact Möbius transform of the full table, so every approximator takes this path
-        first. ``report_.details["exact"]`` says it was taken.
+        The first step of every ``approximate``: the previous call's ``spectrum_`` and
+        ``report_`` are removed (so a failing call leaves none behind) and the memory plan is
+        made. Sampling, decoding or fitting a proxy on every coalition can only be less accurate
+        than the exact Möbius transform of the full table, so every approximator takes this path
+        when it fits ``max_memory``. ``report_.details["exact"]`` says it was taken.
         """
-        budget = check_budget(budget, 1, what=self.method_name)
-        if self.n > 30 or budget < 2**self.n:
+        for name in ("spectrum_", "report_", "_plan_"):
+            self.__dict__.pop(name, None)
+        self._interaction_lookup = {}
+        self._plan_ = self.plan(budget)
+        budget = self._plan_.budget
+        if not self._plan_.exact:
             return None
         from shapiq_spex.spectra.exact import all_coalitions, exact_moebius_spectrum
 
         caller = GameCaller(game, self.n, 2**self.n)
         masks = all_coalitions(self.n)
         values = caller(masks)
+        del masks
         spectrum = exact_moebius_spectrum(values, self.n)
         return self._result(
             spectrum,
@@ -270,17 +805,30 @@ class SparseApproximator(Approximator):
     ) -> InteractionValues:
         """Store the spectrum and its report, and convert to the requested index.
 
-        ``start`` is the ``time.perf_counter()`` of the ``approximate`` call: the report's total
-        time includes the conversion. ``empty_value`` is the game's value of the empty coalition
-        (``None`` if it was not queried); it goes into the report only. The returned values are
-        built from ``spectrum`` alone, their ``baseline_value`` included (the surrogate's value
-        of the empty coalition), so that they reproduce the surrogate: with the game's value
-        there instead, every prediction rebuilt from the Möbius values would be shifted by the
+        ``spectrum`` and ``empty_value`` are on the caller's standardised scale and are mapped
+        back to the game's values here (:meth:`GameCaller.to_game_units`). ``start`` is the
+        ``time.perf_counter()`` of the ``approximate`` call: the report's total time includes
+        the conversion. ``empty_value`` is the game's value of the empty coalition (``None`` if
+        it was not queried); it goes into the report only. The returned values are built from
+        the spectrum alone, their ``baseline_value`` included (the surrogate's value of the
+        empty coalition), so that they reproduce the surrogate: with the game's value there
+        instead, every prediction rebuilt from the Möbius values would be shifted by the
         surrogate's error at the empty coalition.
         """
+        spectrum = caller.to_game_units(spectrum)
+        if not np.all(np.isfinite(spectrum.coefs)):
+            msg = (
+                "The interactions overflow float64 in the game's units (values near "
+                f"{caller.scale:.3g}). Divide the game's output by a constant."
+            )
+            raise InvalidGameError(msg)
+        empty_value = caller.value_in_game_units(empty_value)
+        plan = getattr(self, "_plan_", None)
+        if plan is not None and plan.capped:
+            details = {**details, "budget_cap": plan.as_details()}
         report = ApproximationReport(
             method=self.method_name,
-            budget=budget,
+            budget=plan.budget if plan is not None else budget,
             queries=caller.queries,
             game_time_s=caller.time_s,
             n_holdout=n_holdout,
@@ -288,12 +836,15 @@ class SparseApproximator(Approximator):
             support_size=len(spectrum),
             random_state=self._random_state,
             empty_value=float("nan") if empty_value is None else float(empty_value),
+            value_center=caller.center,
+            value_scale=caller.scale,
+            value_resolution=caller.resolution,
             details=details,
         )
-        self.spectrum_ = spectrum
-        self.report_ = report
-        order = self.max_order if self.max_order is not None else max(spectrum.max_degree, 1)
-        order = min(order, self.n)
+        if self.report_orders == "recovered":
+            order = min(max(spectrum.max_degree, 1), self.n)
+        else:
+            order = self.max_order
         iv = to_interaction_values(
             spectrum,
             self.index,
@@ -303,7 +854,15 @@ class SparseApproximator(Approximator):
             estimated=True,
             estimation_budget=report.queries,
         )
+        if not np.all(np.isfinite(iv.values)):
+            msg = (
+                f"The {self.index} values overflow float64 in the game's units (values near "
+                f"{caller.scale:.3g}). Divide the game's output by a constant."
+            )
+            raise InvalidGameError(msg)
         self._interaction_lookup = dict(iv.interaction_lookup)
+        self.spectrum_ = spectrum
+        self.report_ = report
         report.total_time_s = time.perf_counter() - start
         return iv
 

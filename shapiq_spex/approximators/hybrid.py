@@ -34,15 +34,22 @@ from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
+    DEFAULT_MAX_MEMORY,
+    HYBRID_ALIASES,
     GameCaller,
     SparseApproximator,
+    accepts_shapiq_keywords,
     check_budget,
     check_fraction,
     check_positive_int,
     holdout_r2,
+    lower_choice,
 )
 from shapiq_spex.approximators.proxyspex import (
     MIN_TRAIN,
+    PROXY_BYTES_PER_PLAYER,
+    PROXY_BYTES_PER_QUERY,
+    PROXY_WORKSPACE_BYTES,
     fit_and_refine,
     set_proxy_options,
 )
@@ -151,12 +158,21 @@ class HybridSPEX(SparseApproximator):
     them; the union of SPEX's peeled support and the proxy's Fourier terms is narrowed down on a
     validation split of the random coalitions and refitted on everything.
 
+    shapiq's keywords of SPEX and ProxySPEX are accepted as aliases, as there: ``decoder_type``,
+    ``degree_parameter``, ``proxy_model``, ``hpo``, ``sampling_weights`` (uniform only) and
+    ``pairing_trick`` (``False`` only: the random coalitions are not paired).
+
     Args:
         n: number of players.
-        max_order: largest interaction order reported (``None`` = no cap).
+        max_order: largest interaction order reported; ``None`` = ``n`` (shapiq's meaning),
+            ``"recovered"`` = no cap and the result's ``max_order`` is the largest order
+            recovered.
         index: interaction index to return.
         top_order: return only interactions of order ``max_order`` (plus ``()``).
-        random_state: seed; two calls with the same seed and game give identical results.
+        random_state: seed (``None``, a non-negative int or a ``np.random.Generator``); two
+            calls with the same int seed and game give identical results.
+        max_memory: bytes this approximator's arrays may take in one call (default 2 GiB), as
+            in SPEX and ProxySPEX.
         spex_fraction: share of the non-held-out budget offered to SPEX's design. The design
             uses the largest power-of-two size that fits (so usually 50–100% of the offer); the
             rest buys random coalitions. The default 0.9 gives SPEX the same design as SPEX alone
@@ -170,7 +186,7 @@ class HybridSPEX(SparseApproximator):
         n_jobs: threads per proxy fit.
         degree_cap: SPEX's BCH degree cap.
         n_groups: SPEX's hash groups.
-        decoder: SPEX's decoder, ``"soft"`` or ``"hard"``.
+        decoder: SPEX's decoder, ``"soft"`` or ``"hard"`` (any case).
         spex_stage: the SPEX side (see :class:`StructuredStage`); ``None`` =
             :func:`spex_structured_stage`. A callable ``(caller, n, budget, rng, *,
             degree_cap, n_groups, decoder) -> StructuredStage``.
@@ -182,14 +198,16 @@ class HybridSPEX(SparseApproximator):
 
     method_name = "HybridSPEX"
 
+    @accepts_shapiq_keywords(*HYBRID_ALIASES)
     def __init__(
         self,
         n: int,
-        max_order: int | None = 2,
+        max_order: int | str | None = 2,
         index: str = "k-SII",
         *,
         top_order: bool = False,
-        random_state: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
         spex_fraction: float = 0.9,
         proxy="lightgbm",
         tuning: str = "fast",
@@ -203,7 +221,14 @@ class HybridSPEX(SparseApproximator):
         decoder: str = "soft",
         spex_stage: SpexStage | None = None,
     ) -> None:
-        super().__init__(n, max_order, index, top_order=top_order, random_state=random_state)
+        super().__init__(
+            n,
+            max_order,
+            index,
+            top_order=top_order,
+            random_state=random_state,
+            max_memory=max_memory,
+        )
         self.spex_fraction = check_fraction(
             spex_fraction, "spex_fraction", 0.0, 0.95, open_low=True
         )
@@ -219,14 +244,29 @@ class HybridSPEX(SparseApproximator):
         )
         self.degree_cap = check_positive_int(degree_cap, "degree_cap")
         self.n_groups = check_positive_int(n_groups, "n_groups")
-        if decoder not in ("soft", "hard"):
-            msg = f"The 'decoder' parameter must be 'soft' or 'hard'. Got {decoder!r}."
-            raise InvalidParameterError(msg)
-        self.decoder = decoder
+        self.decoder = lower_choice(decoder, "decoder", ("soft", "hard"))
         if spex_stage is not None and not callable(spex_stage):
             msg = f"The 'spex_stage' parameter must be callable or None. Got {spex_stage!r}."
             raise InvalidParameterError(msg)
         self.spex_stage = spex_stage
+
+    @property
+    def decoder_type(self) -> str:
+        """The shapiq name of :attr:`decoder`."""
+        return self.decoder
+
+    @property
+    def degree_parameter(self) -> int:
+        """The shapiq name of :attr:`degree_cap`."""
+        return self.degree_cap
+
+    def _bytes_per_query(self) -> int:
+        # every query (structured or random) feeds the proxy: plan as ProxySPEX does
+        return PROXY_BYTES_PER_PLAYER * self.n + PROXY_BYTES_PER_QUERY
+
+    def _workspace_bytes(self, queries: int) -> int:
+        # the proxy's pool and SPEX's decoder tables
+        return PROXY_WORKSPACE_BYTES + super()._workspace_bytes(queries)
 
     def min_budget(self) -> int:
         """Smallest budget whose SPEX share pays for SPEX's smallest design (plus random rows).
@@ -273,6 +313,7 @@ class HybridSPEX(SparseApproximator):
             return exact
         minimum = MIN_TRAIN if self.spex_stage is not None else self.min_budget()
         budget = check_budget(budget, minimum, what="HybridSPEX (SPEX's smallest design + random)")
+        budget = self._capped_budget(budget, minimum)
         caller = GameCaller(game, self.n, budget)
         spex_budget, n_hold = self._split(budget)
         rng_spex, rng_rand, rng_hold, rng_split, rng_proxy = spawn(self._make_rng(), 5)

@@ -14,7 +14,9 @@ The recipe, one pure function per step:
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 import time
 
 import numpy as np
@@ -22,16 +24,21 @@ from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
+    DEFAULT_MAX_MEMORY,
+    PROXYSPEX_ALIASES,
     GameCaller,
     SparseApproximator,
+    accepts_shapiq_keywords,
     check_budget,
     check_fraction,
     check_positive_int,
     holdout_r2,
+    lower_choice,
 )
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.proxy.models import TUNINGS, check_proxy, fit_proxy
+from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_proxy
 from shapiq_spex.proxy.refine import select_and_refit
+from shapiq_spex.proxy.sparse_regression import fit_sparse_moebius, proxy_supports
 from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
 from shapiq_spex.proxy.tree_fourier import tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
@@ -40,6 +47,17 @@ __all__ = ["LINEAR_TERMS", "ProxySPEX", "holdout_r2", "resolve_linear_terms", "v
 
 # Fewest training coalitions ProxySPEX works with (the validation split needs a few rows).
 MIN_TRAIN = 16
+#: Training coalitions of the first round when a ``target_r2`` is asked for (then doubling).
+FIRST_ROUND = 250
+#: Most columns of the final sparse fit (singletons, screened pairs, the proxy's supports).
+SPARSE_COLUMNS = 1500
+# Planned bytes per query of the proxy methods' arrays (coalitions, their float64 copy for the
+# proxy and its fitting/validation parts, values, held-out rows); measured by tracemalloc.
+PROXY_BYTES_PER_PLAYER = 20
+PROXY_BYTES_PER_QUERY = 256
+# ... plus a fixed workspace: the candidate pool (at most 64 MB of int8 designs), its float
+# chunks and the trees' arrays (measured peaks 83-103 MB at 3,000 queries, n = 20-400).
+PROXY_WORKSPACE_BYTES = 128 * 2**20
 LINEAR_TERMS = ("auto", "all", "selected")
 
 
@@ -55,7 +73,7 @@ def resolve_linear_terms(linear_terms: str, n: int, n_fit: int) -> str:
     return "all" if 4 * (n + 1) <= n_fit else "selected"
 
 
-def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None):
+def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None, clean=False):
     """Fit the proxy, read its Fourier terms and select and refit them (shared with HybridSPEX).
 
     The candidates are the terms of the final proxy and of its early-stopped tuning models (one
@@ -69,6 +87,9 @@ def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None):
         rng: generator of the proxy fit.
         candidates: optional ``(supports, coefs) -> (supports, scores)`` applied to the proxy's
             terms before the selection (HybridSPEX unites them with the peeled SPEX terms).
+        clean: read the terms of the tuning models only (fitted without the validation rows),
+            not of the final proxy refitted on every row, so that a fit scored on the
+            validation rows is not scored on rows its supports were chosen from.
 
     Returns:
         ``(proxy fit, refinement, report details)``.
@@ -84,7 +105,8 @@ def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None):
         n_jobs=approx.n_jobs,
     )
     t1 = time.perf_counter()
-    parts = [ensemble_arrays(m) for m in (proxy.model, *proxy.trial_models)]
+    models = proxy.trial_models if clean and proxy.trial_models else (proxy.model, *proxy.trial_models)
+    parts = [ensemble_arrays(m) for m in models]
     supports, coefs = tree_terms(merge_ensembles(parts), approx.n)
     n_proxy_terms = int(coefs.shape[0])
     if candidates is not None:
@@ -149,12 +171,11 @@ def set_proxy_options(
     n_jobs,
 ) -> None:
     """Validate the proxy options ProxySPEX and HybridSPEX share and store them on ``approx``."""
+    if isinstance(proxy, str) and proxy.lower() in PROXY_NAMES:
+        proxy = proxy.lower()  # string options are case-insensitive, as shapiq's decoder_type
     check_proxy(proxy)
     approx.proxy = proxy
-    if tuning not in TUNINGS:
-        msg = f"The 'tuning' parameter must be one of {list(TUNINGS)}. Got {tuning!r}."
-        raise InvalidParameterError(msg)
-    approx.tuning = tuning
+    approx.tuning = lower_choice(tuning, "tuning", TUNINGS)
     approx.holdout_fraction = check_fraction(
         holdout_fraction, "holdout_fraction", 0.0, 0.5, open_low=False
     )
@@ -162,13 +183,7 @@ def set_proxy_options(
         validation_fraction, "validation_fraction", 0.0, 0.5, open_low=True
     )
     approx.max_terms = check_positive_int(max_terms, "max_terms", allow_none=True)
-    if linear_terms not in LINEAR_TERMS:
-        msg = (
-            f"The 'linear_terms' parameter must be one of {list(LINEAR_TERMS)}. "
-            f"Got {linear_terms!r}."
-        )
-        raise InvalidParameterError(msg)
-    approx.linear_terms = linear_terms
+    approx.linear_terms = lower_choice(linear_terms, "linear_terms", LINEAR_TERMS)
     approx.n_jobs = check_positive_int(n_jobs, "n_jobs")
 
 
@@ -185,22 +200,36 @@ class ProxySPEX(SparseApproximator):
     ``report_.faithfulness_r2``.
 
     Works with the keywords shapiq's explainers and benchmark runner pass
-    (``n, max_order, index, random_state``); everything else has a default.
+    (``n, max_order, index, random_state``); everything else has a default. Code written for
+    ``shapiq.ProxySPEX`` runs unchanged: its keywords are aliases of ours (passing both names of
+    one option is an error): ``proxy_model`` = ``proxy`` (``"tree"`` is a
+    ``DecisionTreeRegressor``, ``"linear"`` is refused as in shapiq), ``hpo=True/False`` =
+    ``tuning="fast"/"none"``, ``pairing_trick`` = ``pairing``, and ``sampling_weights`` is
+    accepted only as shapiq's default (uniform coalitions, which is what is drawn).
 
     Args:
         n: number of players.
-        max_order: largest interaction order reported (``None`` = no cap). The recovered
-            spectrum in ``spectrum_`` is never truncated.
+        max_order: largest interaction order reported; ``None`` = ``n`` (shapiq's meaning),
+            ``"recovered"`` = no cap and the result's ``max_order`` is the largest order
+            recovered. The recovered spectrum in ``spectrum_`` is never truncated.
         index: interaction index to return (SII, k-SII, STII, FSII, FBII, SV, BV, BII, Moebius,
             Fourier).
         top_order: return only interactions of order ``max_order`` (plus ``()``).
-        random_state: seed; two calls with the same seed and game give identical results.
+        random_state: seed (``None``, a non-negative int or a ``np.random.Generator``); two
+            calls with the same int seed and game give identical results.
+        max_memory: bytes this approximator's arrays may take in one call (default 2 GiB); the
+            exact path is taken only if it fits, larger budgets are lowered to fit (reported in
+            ``report_.details["budget_cap"]``).
         proxy: ``"lightgbm"`` (default), ``"xgboost"``, ``"gradient_boosting"``,
             ``"random_forest"``, ``"extra_trees"``, or an estimator instance (``LGBMRegressor``,
             ``XGBRegressor``, a scikit-learn tree regressor or ensemble), fitted or not: it is
             cloned and fitted on the queried coalitions with its own hyper-parameters, untuned.
-        tuning: ``"fast"`` (a few configurations with early stopping) or ``"none"``.
-        pairing: query coalitions in complementary pairs ``x, ~x``.
+            A back-end that cannot be imported is named at construction, with its install
+            command. shapiq's name: ``proxy_model``.
+        tuning: ``"fast"`` (a few configurations with early stopping) or ``"none"``. shapiq's
+            name: ``hpo`` (``True`` = ``"fast"``).
+        pairing: query coalitions in complementary pairs ``x, ~x``. shapiq's name:
+            ``pairing_trick``.
         holdout_fraction: share of the budget spent on held-out coalitions (0 = none, then
             ``report_.faithfulness_r2`` is NaN). At most 0.5.
         validation_fraction: share of the training coalitions used to tune the proxy and to
@@ -229,28 +258,39 @@ class ProxySPEX(SparseApproximator):
 
     method_name = "ProxySPEX"
 
+    @accepts_shapiq_keywords(*PROXYSPEX_ALIASES)
     def __init__(
         self,
         n: int,
-        max_order: int | None = 2,
+        max_order: int | str | None = 2,
         index: str = "k-SII",
         *,
         top_order: bool = False,
-        random_state: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
         proxy="lightgbm",
         tuning: str = "fast",
         pairing: bool = False,
-        holdout_fraction: float = 0.1,
+        holdout_fraction: float = 0.0,
         validation_fraction: float = 0.2,
         max_terms: int | None = None,
         linear_terms: str = "auto",
         n_jobs: int = 1,
+        target_r2: float | None = None,
     ) -> None:
-        super().__init__(n, max_order, index, top_order=top_order, random_state=random_state)
+        super().__init__(
+            n,
+            max_order,
+            index,
+            top_order=top_order,
+            random_state=random_state,
+            max_memory=max_memory,
+        )
         if not isinstance(pairing, bool):
             msg = f"The 'pairing' parameter must be a bool. Got {pairing!r}."
             raise InvalidParameterError(msg)
         self.pairing = pairing
+        self.target_r2 = check_target_r2(target_r2)
         set_proxy_options(
             self,
             proxy=proxy,
@@ -261,6 +301,21 @@ class ProxySPEX(SparseApproximator):
             linear_terms=linear_terms,
             n_jobs=n_jobs,
         )
+
+    @property
+    def pairing_trick(self) -> bool:
+        """The shapiq name of :attr:`pairing`."""
+        return self.pairing
+
+    def _bytes_per_query(self) -> int:
+        return PROXY_BYTES_PER_PLAYER * self.n + PROXY_BYTES_PER_QUERY
+
+    def _workspace_bytes(self, queries: int) -> int:
+        return PROXY_WORKSPACE_BYTES
+
+    def _useful_queries(self) -> int | None:
+        # distinct coalitions only: more than 2**n queries cannot be drawn
+        return 2**self.n if self.n < 63 else None
 
     def min_budget(self) -> int:
         """Smallest budget accepted: ``MIN_TRAIN`` training coalitions plus the held-out share."""
@@ -285,6 +340,10 @@ class ProxySPEX(SparseApproximator):
     def approximate(self, budget: int, game, *args, **kwargs) -> InteractionValues:
         """Estimate the interactions of ``game`` with at most ``budget`` evaluations.
 
+        With ``target_r2`` set, ``budget`` is the most that may be spent: the game is queried
+        in rounds (see the class docstring) and the call stops at the first round whose
+        cross-validated R² reaches the target.
+
         Args:
             budget: most coalitions the game may be evaluated on (at most ``2^n`` are used).
             game: a ``shapiq.Game`` or a callable ``(m, n) bool -> (m,)``.
@@ -304,34 +363,99 @@ class ProxySPEX(SparseApproximator):
         if exact is not None:
             return exact
         budget = check_budget(budget, self.min_budget(), what="ProxySPEX")
+        budget = self._capped_budget(budget, self.min_budget())
         caller = GameCaller(game, self.n, budget)
         n_train, n_hold = self._plan(budget)
-        rng_train, rng_hold, rng_split, rng_proxy = spawn(self._make_rng(), 4)
+        streams = spawn(self._make_rng(), 5)
+        rng_train, rng_hold, rng_split, rng_proxy, rng_cv = streams
 
         t0 = time.perf_counter()
-        train = uniform_masks(rng_train, self.n, n_train, pairing=self.pairing)
-        hold = uniform_masks(rng_hold, self.n, n_hold, include_extremes=False, exclude=train)
+        sizes = self._round_sizes(n_train)
         sample_s = time.perf_counter() - t0
-        y_train = caller(train)
+        train = np.zeros((0, self.n), dtype=bool)
+        y_train = np.zeros(0)
+        rounds = []
+        for size in sizes:
+            # prefix-stable draws: the coalitions of this round extend those already paid for
+            t0 = time.perf_counter()
+            masks = uniform_masks(copy.deepcopy(rng_train), self.n, size, pairing=self.pairing)
+            sample_s += time.perf_counter() - t0
+            if not np.array_equal(masks[: train.shape[0]], train):  # pairing is not nested
+                msg = "Internal error: the rounds' coalitions do not nest."
+                raise RuntimeError(msg)
+            y_train = np.concatenate([y_train, caller(masks[train.shape[0] :])])
+            train = masks
+            fit = self._fit(train, y_train, rng_split, rng_proxy, rng_cv)
+            rounds.append({"queries": int(caller.queries), "cv_r2": fit["cv_r2"]})
+            if self.target_r2 is not None and fit["cv_r2"] >= self.target_r2:
+                break
+        hold = uniform_masks(rng_hold, self.n, n_hold, include_extremes=False, exclude=train)
         y_hold = caller(hold)
-
-        validation = validation_split(rng_split, n_train, self.validation_fraction)
-        proxy, refined, fit_details = fit_and_refine(self, train, y_train, validation, rng_proxy)
-
+        spectrum = fit.pop("spectrum")
         details = {
-            "n_train": n_train,
-            "n_validation": int(validation.sum()),
-            "proxy_trials": proxy.trials,
-            **fit_details,
+            "n_train": int(train.shape[0]),
+            "rounds": rounds,
+            "target_r2": self.target_r2,
+            "target_reached": None
+            if self.target_r2 is None
+            else bool(fit["cv_r2"] >= self.target_r2),
+            **fit,
             "sample_time_s": sample_s,
         }
+        held_out = holdout_r2(spectrum, hold, y_hold) if n_hold else float("nan")
+        details["faithfulness_source"] = (
+            f"{n_hold} held-out coalitions" if n_hold else f"{fit['cv_folds']}-fold cross-validation"
+        )
         return self._result(
-            refined.spectrum,
+            spectrum,
             caller=caller,
             budget=budget,
             start=start,
             empty_value=float(y_train[0]),
             details=details,
             n_holdout=n_hold,
-            faithfulness_r2=holdout_r2(refined.spectrum, hold, y_hold),
+            faithfulness_r2=held_out if n_hold else fit["cv_r2"],
         )
+
+    def _round_sizes(self, n_train: int) -> list[int]:
+        """Training sizes of the rounds: one round, or doubling from FIRST_ROUND with a target."""
+        if self.target_r2 is None:
+            return [n_train]
+        sizes = []
+        size = min(max(FIRST_ROUND, MIN_TRAIN), n_train)
+        while size < n_train:
+            sizes.append(size)
+            size *= 2
+        return [*sizes, n_train]
+
+    def _fit(self, train, y_train, rng_split, rng_proxy, rng_cv) -> dict:
+        """The proxy's supports, then the cross-validated sparse fit over them (one round)."""
+        validation = validation_split(
+            copy.deepcopy(rng_split), train.shape[0], self.validation_fraction
+        )
+        proxy, refined, fit_details = fit_and_refine(
+            self, train, y_train, validation, copy.deepcopy(rng_proxy)
+        )
+        self.proxy_ = proxy
+        t0 = time.perf_counter()
+        sparse = fit_sparse_moebius(
+            train,
+            y_train,
+            copy.deepcopy(rng_cv),
+            extra=proxy_supports(refined.spectrum, SPARSE_COLUMNS // 2),
+            max_columns=SPARSE_COLUMNS,
+        )
+        spectrum = sparse.spectrum.to_fourier()
+        return {
+            "spectrum": spectrum,
+            "cv_r2": sparse.cv_r2,
+            "cv_folds": sparse.folds,
+            "proxy_trials": proxy.trials,
+            **fit_details,
+            "sparse_alpha": sparse.alpha,
+            "sparse_relaxed": sparse.relaxed,
+            "sparse_columns": sparse.n_columns,
+            "sparse_pairs": sparse.n_pairs,
+            "sparse_proxy_columns": sparse.n_extra,
+            "sparse_time_s": time.perf_counter() - t0,
+        }

@@ -10,10 +10,14 @@ from shapiq.interaction_values import InteractionValues
 
 from shapiq_spex._random import random_bits, spawn
 from shapiq_spex.approximators._base import (
+    DEFAULT_MAX_MEMORY,
+    SPEX_ALIASES,
     GameCaller,
     SparseApproximator,
+    accepts_shapiq_keywords,
     check_budget,
     holdout_r2,
+    lower_choice,
 )
 from shapiq_spex.codes import BCHCode
 from shapiq_spex.decoding import bin_measurements, peel
@@ -24,6 +28,10 @@ from shapiq_spex.spectra.regression import constant_and_linear, refit
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = ["SPEX", "SpexFit", "fit_spex"]
+
+# Planned bytes per query of SPEX's arrays: per player and fixed (see SPEX._bytes_per_query).
+SPEX_BYTES_PER_PLAYER = 3
+SPEX_BYTES_PER_QUERY = 160
 
 
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
@@ -165,19 +173,30 @@ class SPEX(SparseApproximator):
     budget the power-of-two design leaves over buys uniform random coalitions, half for the refit
     and half (up to ``holdout_max``) for a held-out faithfulness estimate in ``report_``.
 
+    Code written for ``shapiq.SPEX`` runs unchanged: shapiq's keywords ``decoder_type`` and
+    ``degree_parameter`` are accepted as aliases of ``decoder`` and ``degree_cap`` (passing both
+    names of one option is an error), decoder names are case-insensitive, and
+    ``max_order=None`` means ``n``.
+
     Args:
         n: number of players.
-        max_order: largest interaction order reported (``None`` = no cap). The recovered spectrum
-            in ``spectrum_`` is never truncated.
+        max_order: largest interaction order reported; ``None`` = ``n`` (shapiq's meaning),
+            ``"recovered"`` = no cap and the result's ``max_order`` is the largest order
+            recovered. The recovered spectrum in ``spectrum_`` is never truncated.
         index: interaction index to return (SII, k-SII, STII, FSII, FBII, SV, BV, BII, Moebius,
             Fourier).
         top_order: return only interactions of order ``max_order`` (plus ``()``).
-        random_state: seed; two calls with the same seed and game give identical results.
+        random_state: seed (``None``, a non-negative int or a ``np.random.Generator``); two
+            calls with the same int seed and game give identical results.
+        max_memory: bytes this approximator's arrays may take in one call (default 2 GiB); the
+            exact path is taken only if it fits, larger budgets are lowered to fit (reported in
+            ``report_.details["budget_cap"]``).
         degree_cap: BCH correction capability ``t``: frequencies of degree up to ``t`` are
             decodable, fewer when noise flips parity bits. Lowered for a call only if the budget
-            cannot pay for 8 bins per group.
+            cannot pay for 8 bins per group. shapiq's name: ``degree_parameter``.
         n_groups: number of hash groups ``C``.
-        decoder: ``"soft"`` (Chase decoding ranked by residual energy) or ``"hard"``.
+        decoder: ``"soft"`` (Chase decoding ranked by residual energy) or ``"hard"``, any case.
+            shapiq's name: ``decoder_type``.
         chase_depth: least reliable parity bits flipped by the soft decoder (default ``t``).
         singleton_cutoff: largest residual/energy ratio that still counts as a singleton.
         log2_bins: force ``b`` instead of choosing the largest that fits the budget.
@@ -192,14 +211,16 @@ class SPEX(SparseApproximator):
 
     method_name = "SPEX"
 
+    @accepts_shapiq_keywords(*SPEX_ALIASES)
     def __init__(
         self,
         n: int,
-        max_order: int | None = 2,
+        max_order: int | str | None = 2,
         index: str = "k-SII",
         *,
         top_order: bool = False,
-        random_state: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
         degree_cap: int = 5,
         n_groups: int = 3,
         decoder: str = "soft",
@@ -209,13 +230,17 @@ class SPEX(SparseApproximator):
         holdout_max: int = 2000,
         refit: str = "gcv",
     ) -> None:
-        super().__init__(n, max_order, index, top_order=top_order, random_state=random_state)
+        super().__init__(
+            n,
+            max_order,
+            index,
+            top_order=top_order,
+            random_state=random_state,
+            max_memory=max_memory,
+        )
         self.degree_cap = _check_int(degree_cap, "degree_cap", 1, 16)
         self.n_groups = _check_int(n_groups, "n_groups", 1, 64)
-        if decoder not in ("soft", "hard"):
-            msg = f"The 'decoder' parameter must be 'soft' or 'hard'. Got {decoder!r}."
-            raise InvalidParameterError(msg)
-        self.decoder = decoder
+        self.decoder = lower_choice(decoder, "decoder", ("soft", "hard"))
         self.chase_depth = (
             None if chase_depth is None else _check_int(chase_depth, "chase_depth", 0, 16)
         )
@@ -228,10 +253,22 @@ class SPEX(SparseApproximator):
         self.singleton_cutoff = float(singleton_cutoff)
         self.log2_bins = None if log2_bins is None else _check_int(log2_bins, "log2_bins", 1, 24)
         self.holdout_max = _check_int(holdout_max, "holdout_max", 0)
-        if refit not in ("gcv", "ls"):
-            msg = f"The 'refit' parameter must be 'gcv' or 'ls'. Got {refit!r}."
-            raise InvalidParameterError(msg)
-        self.refit = refit
+        self.refit = lower_choice(refit, "refit", ("gcv", "ls"))
+
+    @property
+    def decoder_type(self) -> str:
+        """The shapiq name of :attr:`decoder`."""
+        return self.decoder
+
+    @property
+    def degree_parameter(self) -> int:
+        """The shapiq name of :attr:`degree_cap`."""
+        return self.degree_cap
+
+    def _bytes_per_query(self) -> int:
+        # design and random coalitions (bool, and their concatenation for the refit), values and
+        # the complex bin measurements with their transform workspace; measured by tracemalloc
+        return SPEX_BYTES_PER_PLAYER * self.n + SPEX_BYTES_PER_QUERY
 
     def min_budget(self) -> int:
         """Smallest budget SPEX accepts for this ``n`` (the smallest design)."""
@@ -264,6 +301,7 @@ class SPEX(SparseApproximator):
         if exact is not None:
             return exact
         budget = check_budget(budget, 1, what="SPEX")
+        budget = self._capped_budget(budget, self.min_budget())
         caller = GameCaller(game, self.n, budget)
         fit = fit_spex(
             caller,

@@ -22,15 +22,16 @@ Accepted ``proxy`` values (see :func:`check_proxy`):
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from shapiq_spex.exceptions import InvalidParameterError
+from shapiq_spex.exceptions import InvalidParameterError, MissingDependencyError
 
-__all__ = ["PROXY_NAMES", "TUNINGS", "ProxyFit", "check_proxy", "fit_proxy"]
+__all__ = ["PROXY_NAMES", "TUNINGS", "ProxyFit", "check_backend", "check_proxy", "fit_proxy"]
 
 PROXY_NAMES = ("lightgbm", "xgboost", "gradient_boosting", "random_forest", "extra_trees")
 TUNINGS = ("fast", "none")
@@ -97,37 +98,66 @@ def _estimator_kind(obj) -> str | None:
     return None
 
 
+# Back-ends the proxy names need: (module, pip command).
+_BACKENDS = {
+    "lightgbm": ("lightgbm", "pip install lightgbm"),
+    "xgboost": ("xgboost", "pip install xgboost"),
+}
+
+
+def check_backend(name: str) -> None:
+    """Import the package proxy ``name`` needs, or say which one is missing and how to install it.
+
+    Raises:
+        MissingDependencyError: the package cannot be imported (missing or broken install).
+    """
+    if name not in _BACKENDS:
+        return
+    module, command = _BACKENDS[name]
+    try:
+        importlib.import_module(module)
+    except ImportError as err:  # missing, or a broken install (a missing shared library, ...)
+        msg = (
+            f"The 'proxy' parameter is {name!r} but {module} cannot be imported ({err}). Install "
+            f"it with `{command}`, or choose another proxy: 'gradient_boosting', "
+            "'random_forest' or 'extra_trees' need only scikit-learn."
+        )
+        raise MissingDependencyError(msg) from err
+
+
 def check_proxy(proxy) -> None:
     """Validate a ``proxy`` argument (a name or a supported estimator instance).
 
     Raises:
-        InvalidParameterError: an unknown name or an unsupported object, or ``"xgboost"`` when
-            XGBoost is not installed.
+        InvalidParameterError: an unknown name or an unsupported object.
+        MissingDependencyError: the back-end of a named proxy (LightGBM, XGBoost) cannot be
+            imported; the message gives the install command.
     """
     if isinstance(proxy, str):
         if proxy not in PROXY_NAMES:
+            hint = ""
+            if proxy.lower() in PROXY_NAMES:
+                hint = f" Did you mean {proxy.lower()!r}? Names are lower-case."
             msg = (
                 f"The 'proxy' parameter must be one of {list(PROXY_NAMES)} or a tree regressor "
                 f"instance (LGBMRegressor, XGBRegressor, scikit-learn tree ensembles). "
-                f"Got {proxy!r}."
+                f"Got {proxy!r}.{hint}"
             )
             raise InvalidParameterError(msg)
-        if proxy == "xgboost":
-            try:
-                import xgboost  # noqa: F401
-            except ImportError:
-                msg = (
-                    "The 'proxy' parameter is 'xgboost' but XGBoost is not installed. Install it "
-                    "with `pip install xgboost` or use proxy='lightgbm'."
-                )
-                raise InvalidParameterError(msg) from None
+        check_backend(proxy)
         return
     if _estimator_kind(proxy) is None:
+        hint = ""
+        if hasattr(proxy, "best_estimator_") or hasattr(proxy, "param_grid"):
+            hint = (
+                " Search wrappers (GridSearchCV, ...) are not used: pass the estimator itself, or "
+                "a proxy name with tuning='fast', which tunes by early stopping."
+            )
         msg = (
             "The 'proxy' parameter must be a name in "
             f"{list(PROXY_NAMES)} or a tree regressor instance (LGBMRegressor, XGBRegressor, "
             "scikit-learn DecisionTree/ExtraTree/RandomForest/ExtraTrees/GradientBoosting/"
-            f"HistGradientBoosting regressor). Got {type(proxy).__name__}."
+            f"HistGradientBoosting regressor). Got {type(proxy).__name__}.{hint}"
         )
         raise InvalidParameterError(msg)
 

@@ -197,7 +197,7 @@ def test_n_mismatch():
         ({"n": 8, "decoder": "magic"}, "'decoder'"),
         ({"n": 8, "degree_cap": 0}, "'degree_cap'"),
         ({"n": 8, "singleton_cutoff": 1.5}, "'singleton_cutoff'"),
-        ({"n": 8, "max_order": None, "top_order": True}, "'top_order'"),
+        ({"n": 8, "max_order": "recovered", "top_order": True}, "'top_order'"),
     ],
 )
 def test_bad_parameters(kwargs, match):
