@@ -105,7 +105,9 @@ def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None, 
         n_jobs=approx.n_jobs,
     )
     t1 = time.perf_counter()
-    models = proxy.trial_models if clean and proxy.trial_models else (proxy.model, *proxy.trial_models)
+    models = (
+        proxy.trial_models if clean and proxy.trial_models else (proxy.model, *proxy.trial_models)
+    )
     parts = [ensemble_arrays(m) for m in models]
     supports, coefs = tree_terms(merge_ensembles(parts), approx.n)
     n_proxy_terms = int(coefs.shape[0])
@@ -342,7 +344,7 @@ class ProxySPEX(SparseApproximator):
 
         With ``target_r2`` set, ``budget`` is the most that may be spent: the game is queried
         in rounds (see the class docstring) and the call stops at the first round whose
-        cross-validated R² reaches the target.
+        validation R² reaches the target.
 
         Args:
             budget: most coalitions the game may be evaluated on (at most ``2^n`` are used).
@@ -386,8 +388,8 @@ class ProxySPEX(SparseApproximator):
             y_train = np.concatenate([y_train, caller(masks[train.shape[0] :])])
             train = masks
             fit = self._fit(train, y_train, rng_split, rng_proxy, rng_cv)
-            rounds.append({"queries": int(caller.queries), "cv_r2": fit["cv_r2"]})
-            if self.target_r2 is not None and fit["cv_r2"] >= self.target_r2:
+            rounds.append({"queries": int(caller.queries), "validation_r2": fit["validation_r2"]})
+            if self.target_r2 is not None and fit["validation_r2"] >= self.target_r2:
                 break
         hold = uniform_masks(rng_hold, self.n, n_hold, include_extremes=False, exclude=train)
         y_hold = caller(hold)
@@ -398,13 +400,15 @@ class ProxySPEX(SparseApproximator):
             "target_r2": self.target_r2,
             "target_reached": None
             if self.target_r2 is None
-            else bool(fit["cv_r2"] >= self.target_r2),
+            else bool(fit["validation_r2"] >= self.target_r2),
             **fit,
             "sample_time_s": sample_s,
         }
         held_out = holdout_r2(spectrum, hold, y_hold) if n_hold else float("nan")
         details["faithfulness_source"] = (
-            f"{n_hold} held-out coalitions" if n_hold else f"{fit['cv_folds']}-fold cross-validation"
+            f"{n_hold} held-out coalitions"
+            if n_hold
+            else f"{fit['n_validation']} validation coalitions (fitted without them)"
         )
         return self._result(
             spectrum,
@@ -414,11 +418,11 @@ class ProxySPEX(SparseApproximator):
             empty_value=float(y_train[0]),
             details=details,
             n_holdout=n_hold,
-            faithfulness_r2=held_out if n_hold else fit["cv_r2"],
+            faithfulness_r2=held_out if n_hold else fit["validation_r2"],
         )
 
     def _round_sizes(self, n_train: int) -> list[int]:
-        """Training sizes of the rounds: one round, or doubling from FIRST_ROUND with a target."""
+        """Training sizes of the rounds: one, or doubling from ``FIRST_ROUND`` with a target."""
         if self.target_r2 is None:
             return [n_train]
         sizes = []
@@ -429,25 +433,32 @@ class ProxySPEX(SparseApproximator):
         return [*sizes, n_train]
 
     def _fit(self, train, y_train, rng_split, rng_proxy, rng_cv) -> dict:
-        """The proxy's supports, then the cross-validated sparse fit over them (one round)."""
+        """One round's fit: the proxy's supports, then the sparse fit over them (see class doc).
+
+        The validation rows are never seen by the tuning models whose terms are read, nor by
+        the sparse fit scored on them: that score is the reported R².
+        """
         validation = validation_split(
             copy.deepcopy(rng_split), train.shape[0], self.validation_fraction
         )
         proxy, refined, fit_details = fit_and_refine(
-            self, train, y_train, validation, copy.deepcopy(rng_proxy)
+            self, train, y_train, validation, copy.deepcopy(rng_proxy), clean=True
         )
         self.proxy_ = proxy
         t0 = time.perf_counter()
-        sparse = fit_sparse_moebius(
-            train,
-            y_train,
-            copy.deepcopy(rng_cv),
-            extra=proxy_supports(refined.spectrum, SPARSE_COLUMNS // 2),
-            max_columns=SPARSE_COLUMNS,
+        extra = proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4)
+        fit_rows = ~validation
+        forced = fit_details["linear_terms"] == "all"
+        options = {"extra": extra, "max_columns": SPARSE_COLUMNS, "force_singletons": forced}
+        check = fit_sparse_moebius(
+            train[fit_rows], y_train[fit_rows], copy.deepcopy(rng_cv), **options
         )
-        spectrum = sparse.spectrum.to_fourier()
+        validation_r2 = holdout_r2(check.spectrum, train[validation], y_train[validation])
+        sparse = fit_sparse_moebius(train, y_train, copy.deepcopy(rng_cv), **options)
         return {
-            "spectrum": spectrum,
+            "spectrum": sparse.spectrum.to_fourier(),
+            "validation_r2": validation_r2,
+            "n_validation": int(validation.sum()),
             "cv_r2": sparse.cv_r2,
             "cv_folds": sparse.folds,
             "proxy_trials": proxy.trials,
@@ -459,3 +470,17 @@ class ProxySPEX(SparseApproximator):
             "sparse_proxy_columns": sparse.n_extra,
             "sparse_time_s": time.perf_counter() - t0,
         }
+
+
+def check_target_r2(value):
+    """``None`` or a float in ``(0, 1)``: the faithfulness a ``target_r2`` run stops at."""
+    if value is None:
+        return None
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or not 0.0 < float(value) < 1.0:
+        msg = (
+            "The 'target_r2' parameter must be None or a number strictly between 0 and 1 (the "
+            f"held-out R² to reach, e.g. 0.9). Got {value!r}."
+        )
+        raise InvalidParameterError(msg)
+    return float(value)

@@ -40,8 +40,10 @@ __all__ = ["SparseFit", "fit_sparse_moebius", "monomials", "proxy_supports", "sc
 _SCREEN_BLOCK = 256
 # Penalties on the L1 path and the path's coordinate-descent settings.
 _N_ALPHAS = 25
-_TOL = 1e-4
+_TOL = 1e-3
 _MAX_ITER = 2000
+# Column scale of forced singletons (their penalty is divided by it).
+_FREE = 1e3
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class SparseFit:
         alpha: the chosen L1 penalty.
         relaxed: whether least squares on the L1 fit's support won the cross-validation
             (exact recovery on noiseless sparse games) over the L1 fit itself.
+        folds: K of the cross-validation actually used.
         n_columns: candidate columns (singletons, pairs, extra supports).
         n_pairs: pair columns among them.
         n_extra: extra (higher-order) columns among them.
@@ -64,6 +67,7 @@ class SparseFit:
     cv_r2: float
     alpha: float
     relaxed: bool
+    folds: int
     n_columns: int
     n_pairs: int
     n_extra: int
@@ -126,6 +130,7 @@ def fit_sparse_moebius(
     extra: np.ndarray | None = None,
     max_columns: int = 1500,
     folds: int = 5,
+    force_singletons: bool = False,
 ) -> SparseFit:
     """L1-regularised Möbius fit over singletons, (screened) pairs and extra supports.
 
@@ -136,9 +141,11 @@ def fit_sparse_moebius(
         extra: ``(e, w)`` padded supports of order >= 2 to offer as columns, most important
             first (for example :func:`proxy_supports`); singletons in it are ignored (they are
             always columns), pairs already screened are not repeated.
-        max_columns: most columns in all; ``extra`` gets at most half, the screened pairs what
-            the singletons and ``extra`` leave.
+        max_columns: most columns in all (and never more than ``max(n + 32, m)``); ``extra``
+            gets at most a quarter, the screened pairs what the singletons and ``extra`` leave.
         folds: K of the K-fold cross-validation (``>= 2``; fewer when ``m`` is small).
+        force_singletons: keep every first-order term (their L1 penalty is divided by
+            ``_FREE``, so they are practically unpenalised and always in the support).
 
     Returns:
         A :class:`SparseFit`.
@@ -151,7 +158,9 @@ def fit_sparse_moebius(
     if extra is None or extra.shape[0] == 0:
         extra = np.zeros((0, 2), dtype=np.int64)
     extra = np.asarray(extra, dtype=np.int64)
-    extra = extra[degrees(extra) >= 2][: max(0, max_columns // 2)]
+    # more columns than about half the rows buy noise, not fit, and slow the path down
+    max_columns = max(1, min(int(max_columns), max(n + 32, m)))
+    extra = extra[degrees(extra) >= 2][: max(0, max_columns // 4)]
     n_pair_slots = max(0, max_columns - n - extra.shape[0])
     Xf = X.astype(np.float64)
     A = np.hstack([np.ones((m, 1)), Xf])
@@ -171,10 +180,12 @@ def fit_sparse_moebius(
     extra_rows[:, : extra.shape[1]] = extra
     supports = np.concatenate([singles, pair_rows, extra_rows])
     D = monomials(X, supports)
+    alphas = _alpha_grid(D, y)  # from the unscaled columns: forcing must not move the grid
+    if force_singletons:  # a column scaled by w has its penalty divided by w
+        D[:, :n] *= _FREE
 
     folds = int(max(2, min(folds, m // 10)))
     fold_of = rng.permutation(np.arange(m) % folds)
-    alphas = _alpha_grid(D, y)
     sse = np.zeros((2, alphas.shape[0]))  # [L1 fit, least squares on its support]
     sst = 0.0
     raw = _RawGram(D, y)
@@ -186,7 +197,11 @@ def fit_sparse_moebius(
     cv_r2 = 1.0 - sse / sst if sst > 0 else np.zeros_like(sse)
     relaxed, best = np.unravel_index(int(np.argmax(cv_r2)), cv_r2.shape)
     intercept, beta = _fit_at(raw.without(None), alphas[best], bool(relaxed), lasso_path)
+    if force_singletons:
+        beta[:n] *= _FREE
     keep = beta != 0
+    if force_singletons:
+        keep[:n] = True
     sup = np.concatenate([np.full((1, width), PAD, dtype=np.int64), supports[keep]])
     coefs = np.concatenate([[intercept], beta[keep]])
     spectrum = SparseSpectrum(n, sup, coefs, "moebius")
@@ -195,6 +210,7 @@ def fit_sparse_moebius(
         cv_r2=float(cv_r2[relaxed, best]),
         alpha=float(alphas[best]),
         relaxed=bool(relaxed),
+        folds=folds,
         n_columns=int(supports.shape[0]),
         n_pairs=int(pairs.shape[0]),
         n_extra=int(extra.shape[0]),
@@ -291,9 +307,9 @@ def _least_squares_on(G, Dy, active: np.ndarray) -> np.ndarray:
     if not active.any():
         return beta
     sub = G[np.ix_(active, active)]
-    jitter = 1e-12 * max(float(np.trace(sub)) / sub.shape[0], 1e-300)
+    jitter = 1e-12 * np.maximum(np.diag(sub), 1e-300)  # relative per column: scale-free
     try:
-        factor = sla.cho_factor(sub + jitter * np.eye(sub.shape[0]), check_finite=False)
+        factor = sla.cho_factor(sub + np.diag(jitter), check_finite=False)
         beta[active] = sla.cho_solve(factor, Dy[active], check_finite=False)
     except np.linalg.LinAlgError:
         beta[active] = np.linalg.lstsq(sub, Dy[active], rcond=None)[0]

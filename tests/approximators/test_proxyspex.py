@@ -48,8 +48,9 @@ def test_noiseless_hierarchical_game_is_recovered(hierarchical):
     for key, coef in truth.items():  # exact recovery: Möbius values match to solver accuracy
         assert iv[key] == pytest.approx(coef, abs=1e-6)
     assert approx.report_.queries <= 800
-    assert approx.report_.n_holdout == 80
+    assert approx.report_.n_holdout == 0  # the reported R² is the validation rows' (see below)
     d = approx.report_.details
+    assert d["faithfulness_source"].endswith("(fitted without them)")
     assert d["n_selected"] >= 0
     assert d["selection_validation_r2"] > 0.99
 
@@ -114,12 +115,13 @@ def test_many_players_small_budget_lets_singletons_compete():
     assert all((i,) in forced.spectrum_.to_dict() for i in range(n))
 
 
-def test_holdout_can_be_switched_off():
+def test_holdout_can_be_switched_on():
     game = SparseMoebiusGame(16, 4, 2, hierarchical=True, random_state=4)
-    approx = ProxySPEX(16, 2, random_state=0, holdout_fraction=0.0)
+    approx = ProxySPEX(16, 2, random_state=0, holdout_fraction=0.2)
     approx.approximate(300, game)
-    assert approx.report_.n_holdout == 0
-    assert np.isnan(approx.report_.faithfulness_r2)
+    assert approx.report_.n_holdout == 60
+    assert approx.report_.details["faithfulness_source"] == "60 held-out coalitions"
+    assert approx.report_.faithfulness_r2 == pytest.approx(1.0, abs=1e-9)
 
 
 def test_reproducible_from_random_state():
@@ -243,3 +245,60 @@ def test_at_least_as_faithful_as_shapiq_proxyspex():
     theirs_r2 = fresh_r2(theirs_spectrum, game, n, seed=0)
     assert ours_r2 > 0.99
     assert ours_r2 >= theirs_r2 - 0.005
+
+
+class _Recording:
+    """Counts every coalition a game is asked for (to prove nothing is paid twice)."""
+
+    def __init__(self, game) -> None:
+        self.game = game
+        self.n_players = game.n_players
+        self.rows: list[np.ndarray] = []
+
+    def __call__(self, coalitions):
+        self.rows.append(np.asarray(coalitions, dtype=bool).copy())
+        return self.game(coalitions)
+
+
+def test_target_r2_stops_early_and_never_queries_a_coalition_twice():
+    game = _Recording(SparseMoebiusGame(40, 6, 3, hierarchical=True, random_state=5))
+    approx = ProxySPEX(40, 2, random_state=0, target_r2=0.99)
+    approx.approximate(8000, game)
+    rounds = approx.report_.details["rounds"]
+    assert approx.report_.details["target_reached"] is True
+    assert rounds[-1]["validation_r2"] >= 0.99
+    assert all(r["validation_r2"] < 0.99 for r in rounds[:-1])
+    assert approx.report_.queries == rounds[-1]["queries"] < 8000
+    asked = np.concatenate(game.rows)
+    assert asked.shape[0] == approx.report_.queries
+    assert np.unique(asked, axis=0).shape[0] == asked.shape[0]
+
+
+def test_target_r2_rounds_give_the_fixed_budget_result_of_their_size():
+    """A run that stops after the 500-coalition round equals a plain 500-query run."""
+    game = SparseFourierGame(24, 12, 3, noise_std=0.3, random_state=3)
+    target = ProxySPEX(24, 2, random_state=1, target_r2=0.999999)
+    target.approximate(500, game)
+    assert [r["queries"] for r in target.report_.details["rounds"]] == [250, 500]
+    assert target.report_.details["target_reached"] is False
+    fixed = ProxySPEX(24, 2, random_state=1)
+    fixed.approximate(500, game)
+    # equal up to rounding: the values are standardised from the first batch (250 vs 500 rows)
+    np.testing.assert_array_equal(target.spectrum_.supports, fixed.spectrum_.supports)
+    np.testing.assert_allclose(target.spectrum_.coefs, fixed.spectrum_.coefs, rtol=1e-9, atol=1e-12)
+    assert target.report_.faithfulness_r2 == pytest.approx(fixed.report_.faithfulness_r2, abs=1e-9)
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, float("nan"), True, "0.9"])
+def test_target_r2_must_be_a_fraction(bad):
+    with pytest.raises(InvalidParameterError, match="'target_r2'"):
+        ProxySPEX(10, 2, target_r2=bad)
+
+
+def test_reported_r2_tracks_fresh_r2_on_a_noisy_game():
+    """The reported R² is scored on rows no part of the fit saw: close to the truth."""
+    n = 30
+    game = SparseFourierGame(n, 25, 3, noise_std=0.4, random_state=8)
+    approx = ProxySPEX(n, 2, random_state=0)
+    approx.approximate(1500, game)
+    assert abs(approx.report_.faithfulness_r2 - fresh_r2(approx.spectrum_, game, n)) < 0.05
