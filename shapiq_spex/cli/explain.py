@@ -150,6 +150,8 @@ class ExplainConfig:
         api_key_env: environment variable holding the endpoint's API key.
         tokenizer: the served model's tokenizer (token-level masking, local chat template).
         concurrency: requests in flight at once.
+        target_r2: ProxySPEX only: query in rounds until the reported held-out R² reaches it,
+            ``budget`` being the most spent (``None`` = spend ``budget``).
     """
 
     text: str
@@ -178,6 +180,7 @@ class ExplainConfig:
     missing_label: str | None = None
     api_key_env: str | None = None
     tokenizer: str | None = None
+    target_r2: float | None = None
     concurrency: int = 4
 
     def resolved_model(self) -> str:
@@ -225,6 +228,23 @@ def check_config(config: ExplainConfig) -> None:
         msg = f"The index {config.index} is first-order: use '--order 1' (got --order {order})."
         raise InvalidParameterError(msg)
     check_random_state(config.seed, name="--seed")
+    if config.target_r2 is not None:
+        if config.method != "proxyspex":
+            msg = (
+                "The '--target-r2' option needs '--method proxyspex' (it queries in nested "
+                f"rounds of uniform coalitions); got --method {config.method}."
+            )
+            raise InvalidParameterError(msg)
+        from shapiq_spex.approximators.proxyspex import check_target_r2
+
+        try:
+            check_target_r2(config.target_r2)
+        except InvalidParameterError:
+            msg = (
+                "The '--target-r2' option must be a number strictly between 0 and 1, e.g. 0.9. "
+                f"Got {config.target_r2!r}."
+            )
+            raise InvalidParameterError(msg) from None
     if config.cache is not None and not isinstance(config.cache, str | os.PathLike):
         msg = f"The '--cache' option must be a file path. Got {config.cache!r}."
         raise InvalidParameterError(msg)
@@ -435,7 +455,7 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
     if config.method == "proxyspex":
         from shapiq_spex.approximators.proxyspex import ProxySPEX
 
-        return ProxySPEX(n_players, order, config.index, **common)
+        return ProxySPEX(n_players, order, config.index, target_r2=config.target_r2, **common)
     try:
         from shapiq_spex.approximators.hybrid import HybridSPEX
     except ImportError as err:

@@ -133,6 +133,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        msg = f"must be a number strictly between 0 and 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``explain`` subcommand to an ``add_subparsers()`` object."""
     from shapiq_spex.cli.explain import DEFAULT_BUDGET, DEFAULT_METHOD, METHODS, TASKS
@@ -173,7 +184,19 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--mask-strategy", help="mask_token, remove or a replacement string")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
-    p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET, help="model queries")
+    p.add_argument(
+        "--budget",
+        type=_positive_int,
+        default=DEFAULT_BUDGET,
+        help="model queries (with --target-r2: the most that may be spent)",
+    )
+    p.add_argument(
+        "--target-r2",
+        type=_fraction,
+        default=None,
+        help="proxyspex: query in nested rounds (250, 500, 1000, ...) until the reported "
+        "held-out R² reaches this (e.g. 0.9) or --budget is spent",
+    )
     p.add_argument("--index", choices=INDEX_CHOICES, default="k-SII")
     p.add_argument("--order", type=_positive_int, help="largest order (default 2; 1 for SV/BV)")
     p.add_argument("--degree-cap", type=_positive_int, help="SPEX/hybrid BCH degree cap t")

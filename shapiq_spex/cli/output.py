@@ -57,7 +57,9 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
     (``{"players", "words", "value"}``, strongest first; the empty interaction ``()`` is given
     separately as ``empty_value``), ``baseline_value`` (the model's value with every player
     masked, as shapiq stores it), ``index``, ``order``, ``method``, ``queries``, ``budget``,
-    ``faithfulness_r2`` (``null`` when there was no held-out set), ``model``, ``task``, ``text``,
+    ``faithfulness_r2`` (``null`` when there was no held-out set) with ``faithfulness_source``
+    (which coalitions it was scored on), ``target_r2`` and ``rounds`` (``--target-r2``: the
+    queries and R² of each round), ``model``, ``task``, ``text``,
     ``seed``, ``target``, ``timing`` (seconds: ``load_s``, ``model_s``, ``overhead_s``,
     ``explain_s``, ``total_s``), ``cache`` (the ``--cache`` file or ``null``) and ``engine``
     (this run's query engine counters: ``evaluated`` model answers computed, ``cache_hits`` read
@@ -88,6 +90,9 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
         "budget": int(report.budget),
         "n_holdout": int(report.n_holdout),
         "faithfulness_r2": _finite_or_none(report.faithfulness_r2),
+        "faithfulness_source": report.details.get("faithfulness_source"),
+        "target_r2": result.config.target_r2,
+        "rounds": report.details.get("rounds"),
         "model": result.model,
         "task": result.config.task,
         "granularity": result.config.resolved_players(),

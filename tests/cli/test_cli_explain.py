@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -245,3 +246,49 @@ def test_process_exit_status_and_one_line_error():
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "--budget" in proc.stderr
+
+
+def test_target_r2_spends_only_what_it_needs(tmp_path):
+    """--target-r2 stops at the first round whose reported R² reaches it (nested rounds)."""
+    import json
+
+    from shapiq_spex.cli.main import main
+
+    out = tmp_path / "run.json"
+    code = main(
+        [
+            "explain",
+            "A gripping, beautifully acted film whose slow middle hour almost lost me, though "
+            "the final act and its quiet score won me back in the end.",
+            "--budget",
+            "2000",
+            "--target-r2",
+            "0.5",
+            "--json",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["target_r2"] == 0.5
+    rounds = doc["rounds"]
+    assert rounds[-1]["validation_r2"] >= 0.5
+    assert doc["queries"] == rounds[-1]["queries"] < 2000
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--target-r2", "1.5"], "--target-r2"),
+        (["--target-r2", "0.9", "--method", "spex"], "--target-r2"),
+    ],
+)
+def test_target_r2_is_checked_before_the_model_loads(argv, match, capsys):
+    from shapiq_spex.cli.main import main
+
+    with contextlib.suppress(SystemExit):
+        code = main(["explain", "A fine film.", *argv])
+        assert code != 0
+    assert match in capsys.readouterr().err
