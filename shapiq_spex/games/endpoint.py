@@ -92,6 +92,28 @@ def _resolve_tokenizer(tokenizer):
     return import_transformers().AutoTokenizer.from_pretrained(tokenizer)
 
 
+def _prompt_tokens(body: Any) -> int:
+    """``usage.prompt_tokens`` of a ``/completions`` answer.
+
+    ``answer_logprob`` counts the answer's tokens as the prompt tokens with the answer minus
+    those without it, so an endpoint that does not report them cannot be scored that way.
+
+    Raises:
+        EndpointCapabilityError: no ``usage.prompt_tokens`` int >= 0 in the answer.
+    """
+    usage = body.get("usage") if isinstance(body, dict) else None
+    value = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = (
+            "The endpoint's /completions answer has no usage.prompt_tokens (got "
+            f"{value!r}), which scoring='answer_logprob' needs to count the answer's tokens; "
+            "vLLM and llama.cpp's server report it. Use a server that does, or "
+            "scoring='label_logprob'."
+        )
+        raise EndpointCapabilityError(msg)
+    return value
+
+
 def _spells(tokens: Sequence[str], text: str) -> bool:
     """Whether token strings spell ``text``.
 
@@ -516,10 +538,10 @@ class EndpointGame(Game):
             "/completions", {**base, "prompt": full_text, "max_tokens": 1, "logprobs": 1}
         )
         g_tokens, g_values, g_count, g_text = completion_logprobs(gen)
-        n_prompt = int(gen["usage"]["prompt_tokens"])
+        n_prompt = _prompt_tokens(gen)
         # B: the prompt and the answer, echoed
         echo = self.client.post("/completions", self._answer_payload(full_text))
-        n_with = int(echo["usage"]["prompt_tokens"])
+        n_with = _prompt_tokens(echo)
         n_answer = n_with - n_prompt
         if n_answer < 1:
             msg = (

@@ -31,6 +31,79 @@ def test_answer_logprob_without_prompt_logprobs(server):
         )
 
 
+def completion(tokens, values, usage):
+    """A /completions answer with token log-probabilities (llama.cpp / vLLM shape)."""
+    return {
+        "choices": [{"text": tokens[-1], "logprobs": {"tokens": tokens, "token_logprobs": values}}],
+        "usage": usage,
+    }
+
+
+@pytest.mark.parametrize(
+    ("which", "usage"),
+    [
+        ("generated", {"completion_tokens": 1}),  # no prompt_tokens at all
+        ("generated", {"prompt_tokens": None, "completion_tokens": 1}),
+        ("echoed", {"completion_tokens": 1}),
+        ("echoed", {"prompt_tokens": "9", "completion_tokens": 1}),
+    ],
+)
+def test_answer_logprob_without_prompt_token_counts(server, which, usage):
+    """Prompt log-probs but no usage.prompt_tokens: the answer's tokens cannot be counted."""
+    full = {"prompt_tokens": 6, "completion_tokens": 1}
+    generated = completion([" Yes"], [-0.1], usage if which == "generated" else full)
+    echoed = completion(
+        ["Q", ":", " Paris", " Yes", " Yes"],
+        [None, -2.0, -3.0, -0.1, -0.2],
+        usage if which == "echoed" else {"prompt_tokens": 7, "completion_tokens": 1},
+    )
+    server.script = [(200, MODELS, {}, 0.0), (200, generated, {}, 0.0), (200, echoed, {}, 0.0)]
+    with pytest.raises(EndpointCapabilityError, match=r"no usage\.prompt_tokens.*label_logprob"):
+        EndpointGame(
+            "Paris",
+            server.url,
+            "api-model",
+            scoring="answer_logprob",
+            answer=" Yes",
+            prompt_template="Q: {context}",
+        )
+    sent = [r["body"] for r in server.requests[1:]]
+    assert len(sent) == (1 if which == "generated" else 2)  # refused at the first such answer
+    assert sent[-1]["echo"] is True if which == "echoed" else "echo" not in sent[-1]
+
+
+def test_answer_logprob_with_prompt_token_counts_is_accepted(server):
+    """The same answers with usage.prompt_tokens: the game is built (the test can fail)."""
+    generated = completion([" Yes"], [-0.1], {"prompt_tokens": 6, "completion_tokens": 1})
+    echoed = completion(
+        ["Q", ":", " Paris", " Yes", " Yes"],
+        [None, -2.0, -3.0, -0.1, -0.2],
+        {"prompt_tokens": 7, "completion_tokens": 1},
+    )
+    empty = completion(
+        ["Q", ":", " Yes", " Yes"],
+        [None, -2.0, -0.7, -0.2],
+        {"prompt_tokens": 3, "completion_tokens": 1},
+    )
+    server.script = [(200, MODELS, {}, 0.0)] + [
+        (200, b, {}, 0.0) for b in (generated, echoed, empty)
+    ]
+    game = EndpointGame(
+        "Paris",
+        server.url,
+        "api-model",
+        scoring="answer_logprob",
+        answer=" Yes",
+        prompt_template="Q: {context}",
+    )
+    assert game.answer_tokens == [" Yes"]
+    assert game.original_model_output == pytest.approx(-0.1)
+    assert game.empty_value == pytest.approx(-0.7)
+    assert game.alignment["checked"]
+    assert len(server.requests) == 4
+    assert "Paris" not in server.requests[-1]["body"]["prompt"]  # the empty coalition
+
+
 def test_label_logprob_without_top_logprobs(server):
     chat = {"choices": [{"message": {"content": "Yes"}, "logprobs": None}]}
     server.script = [(200, MODELS, {}, 0.0), (200, chat, {}, 0.0)]

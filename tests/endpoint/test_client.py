@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import pickle
+import threading
 import time
 
 import pytest
 
 from shapiq_spex.endpoint.client import (
+    ConcurrencyWindow,
     EndpointClient,
     EndpointQuotaError,
     EndpointRequestError,
@@ -22,6 +24,7 @@ from shapiq_spex.endpoint.client import (
     RetryPolicy,
     retryable_status,
 )
+from shapiq_spex.endpoint.fault_proxy import FaultInjectingProxy
 from shapiq_spex.endpoint.llama_server import free_port
 from shapiq_spex.exceptions import InvalidParameterError
 
@@ -180,6 +183,99 @@ def test_map_keeps_answers_that_arrived_before_an_error(server):
     # every request the server answered with 200 reached on_result; the rest was cancelled
     assert len(seen) == len(server.requests) - 1
     assert 2 <= len(seen) <= 4
+
+
+def test_map_error_stops_requests_waiting_to_retry(server):
+    """A request backing off (Retry-After 3 s) stops when another one fails for good."""
+    server.script = [(503, error("busy"), {"Retry-After": "3"}, 0.0), (400, error("bad"), {}, 0.3)]
+    retry = RetryPolicy(max_retries=4, backoff_base_s=0.01, backoff_max_s=0.02)
+    with EndpointClient(server.url, retry=retry, concurrency=2) as client:
+        start = time.perf_counter()
+        with pytest.raises(EndpointRequestError, match="bad"):
+            client.map("/completions", [{"i": 0}, {"i": 1}])
+        took = time.perf_counter() - start
+        usage = client.usage
+    assert took < 2.0  # not the 3 s of the backoff: the retry was never sent
+    assert len(server.requests) == 2
+    assert usage.retries == 1  # counted when the backoff began
+    assert usage.failed == 1  # the 400; the stopped request is not counted as given up
+
+
+@pytest.mark.timeout(60)
+def test_overload_lowers_concurrency_instead_of_starving_a_request(server):
+    """A server that takes 1 request at a time behind a 429 proxy; the client sends up to 4.
+
+    Without the adaptive window the 4 threads keep racing for the one slot, and with 8 retries a
+    request loses every race before the 10 are answered (all of 5 seeds failed that way, after
+    29-35 retries). With it the client backs down to about one request in flight.
+    """
+    n = 10
+    server.script = [(200, {"echo_index": True}, {}, 0.2)] * n
+    with FaultInjectingProxy([server.url.removesuffix("/v1")], capacity=1) as proxy:
+        retry = RetryPolicy(max_retries=8, backoff_base_s=0.05, backoff_max_s=0.5)
+        with EndpointClient(proxy.base_url, concurrency=4, retry=retry) as client:
+            out = client.map("/completions", [{"i": i} for i in range(n)])
+            usage = client.usage
+            window = client.window
+    assert [o["index"] for o in out] == list(range(n))
+    assert (usage.requests, usage.failed) == (n, 0)
+    assert usage.retries_by_cause == {"429": proxy.counts["rejected_overload"]}
+    assert usage.slowdowns == window.reductions >= 1
+    assert usage.retries <= 2 * n
+    assert server.max_in_flight == 1
+    assert window.in_flight == 0
+
+
+@pytest.mark.timeout(10)
+def test_window_halves_once_per_window_and_grows_back():
+    window = ConcurrencyWindow(4)
+    epochs = [window.acquire() for _ in range(4)]
+    assert window.in_flight == 4
+    # three overload answers to attempts sent under the same limit: one halving
+    assert window.release(epochs[0], "overload")
+    assert not window.release(epochs[1], "overload")
+    assert not window.release(epochs[2], "overload")
+    assert (window.limit, window.reductions, window.in_flight) == (2.0, 1, 1)
+    # an attempt sent after the halving and refused again halves again
+    e = window.acquire()
+    assert window.release(e, "overload")
+    assert (window.limit, window.reductions) == (1.0, 2)
+    window.release(epochs[3], "other")  # neither grows nor shrinks it
+    assert (window.limit, window.in_flight) == (1.0, 0)
+    e = window.acquire()
+    assert not window.release(e, "overload")  # never below 1
+    assert (window.limit, window.reductions) == (1.0, 2)
+    # each answer adds 1 / limit: 1 -> 2 -> 2.5 -> 2.9 -> ..., capped at 4
+    grown = []
+    for _ in range(20):
+        window.release(window.acquire(), "ok")
+        grown.append(window.limit)
+    assert grown[:3] == pytest.approx([2.0, 2.5, 2.9])
+    assert grown[-1] == 4.0
+    assert window.in_flight == 0
+
+
+@pytest.mark.timeout(10)
+def test_window_serves_waiting_attempts_in_order():
+    window = ConcurrencyWindow(1)
+    first = window.acquire()
+    order = []
+
+    def wait(tag):
+        e = window.acquire()
+        order.append(tag)
+        time.sleep(0.02)
+        window.release(e, "ok")
+
+    threads = []
+    for tag in range(4):
+        threads.append(threading.Thread(target=wait, args=(tag,)))
+        threads[-1].start()
+        time.sleep(0.05)  # each joins the queue before the next
+    window.release(first, "ok")
+    for t in threads:
+        t.join(5)
+    assert order == [0, 1, 2, 3]
 
 
 def test_cost_accounting(server):

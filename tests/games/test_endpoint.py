@@ -77,20 +77,26 @@ def coalitions():
     return np.vstack([x, np.ones((1, 10), bool), np.zeros((1, 10), bool)])
 
 
-@pytest.fixture(scope="module")
-def reference(server, smollm2, coalitions):
-    """The answer game with the local tokenizer, and its values on the coalitions."""
-    game = EndpointGame(
+def answer_game(endpoint, tokenizer, **kwargs) -> EndpointGame:
+    """The riddle's answer game through ``endpoint`` (a URL or a client), token-level masking."""
+    return EndpointGame(
         CONTEXT,
-        server.base_url,
+        endpoint,
         "smollm2",
         scoring="answer_logprob",
         answer=ANSWER,
         query=QUERY,
         use_chat_template=True,
-        tokenizer=smollm2[1],
+        tokenizer=tokenizer,
         **CHAT,
+        **kwargs,
     )
+
+
+@pytest.fixture(scope="module")
+def reference(server, smollm2, coalitions):
+    """The answer game with the local tokenizer, and its values on the coalitions."""
+    game = answer_game(server.base_url, smollm2[1])
     return game, game.value_function(coalitions)
 
 
@@ -180,17 +186,7 @@ def test_server_killed_mid_run_then_restarted_resumes_identically(
     client = EndpointClient(
         server.base_url, retry=RetryPolicy(max_retries=2, backoff_base_s=0.1), concurrency=2
     )
-    resilient = EndpointGame(
-        CONTEXT,
-        client,
-        "smollm2",
-        scoring="answer_logprob",
-        answer=ANSWER,
-        query=QUERY,
-        use_chat_template=True,
-        tokenizer=game.tokenizer,
-        **CHAT,
-    )
+    resilient = answer_game(client, game.tokenizer)
     cache = tmp_path / "run.sqlite"
     with QueryEngine(resilient, cache=cache, batch_size=4, progress=False) as engine:
         engine(coalitions[:8])
@@ -233,19 +229,11 @@ def test_429_overload_slows_down_and_finishes_correctly(server, reference, coali
         client = EndpointClient(
             proxy.base_url,
             concurrency=4,
-            retry=RetryPolicy(max_retries=30, backoff_base_s=0.05, backoff_max_s=0.5),
+            # the default 8 retries: enough once the client slows down (before it did, 30 were
+            # not always enough under load: one request kept losing the one slot to 3 others)
+            retry=RetryPolicy(max_retries=8, backoff_base_s=0.05, backoff_max_s=0.5),
         )
-        overloaded = EndpointGame(
-            CONTEXT,
-            client,
-            "smollm2",
-            scoring="answer_logprob",
-            answer=ANSWER,
-            query=QUERY,
-            use_chat_template=True,
-            tokenizer=game.tokenizer,
-            **CHAT,
-        )
+        overloaded = answer_game(client, game.tokenizer)
         values = overloaded.value_function(coalitions)
         usage = overloaded.usage
     np.testing.assert_array_equal(values, expected)
@@ -253,6 +241,9 @@ def test_429_overload_slows_down_and_finishes_correctly(server, reference, coali
     assert usage.retries_by_cause.get("429", 0) == proxy.counts["rejected_overload"]
     assert usage.retry_wait_s > 0
     assert usage.failed == 0
+    # it slowed down: fewer requests in flight, not only retries
+    assert usage.slowdowns >= 1
+    assert client.window.limit < 4
 
 
 def sent_prompts(proxy) -> list[str]:
@@ -377,18 +368,7 @@ def test_stock_server_agrees_with_aligned_server_after_bos(server, stock_server)
 def test_cache_identity_names_everything_but_the_key(server, reference, monkeypatch):
     game, _ = reference
     monkeypatch.setenv("SHAPIQ_SPEX_TEST_KEY", "sk-never-in-identity")
-    keyed = EndpointGame(
-        CONTEXT,
-        server.base_url,
-        "smollm2",
-        scoring="answer_logprob",
-        answer=ANSWER,
-        query=QUERY,
-        use_chat_template=True,
-        tokenizer=game.tokenizer,
-        api_key_env="SHAPIQ_SPEX_TEST_KEY",
-        **CHAT,
-    )
+    keyed = answer_game(server.base_url, game.tokenizer, api_key_env="SHAPIQ_SPEX_TEST_KEY")
     ident = keyed.cache_identity()
     text = json.dumps(ident, sort_keys=True)
     assert "sk-never-in-identity" not in text
@@ -398,18 +378,7 @@ def test_cache_identity_names_everything_but_the_key(server, reference, monkeypa
     assert ident["answer"] == ANSWER
     assert ident["players"]["spans"] == game.players.spans.tolist()
     assert ident["request"]["temperature"] == 0.0
-    other = EndpointGame(
-        CONTEXT,
-        server.base_url,
-        "smollm2",
-        scoring="answer_logprob",
-        answer=ANSWER,
-        query=QUERY,
-        use_chat_template=True,
-        tokenizer=game.tokenizer,
-        mask_strategy=" ...",
-        **CHAT,
-    )
+    other = answer_game(server.base_url, game.tokenizer, mask_strategy=" ...")
     assert other.cache_identity()["players"]["mask_strategy"] == " ..."
     assert other.cache_identity() != ident
 
