@@ -266,6 +266,8 @@ def test_target_r2_spends_only_what_it_needs(tmp_path):
             "0.5",
             "--json",
             str(out),
+            "--out",
+            str(tmp_path / "report.html"),
             "--threads",
             "1",
         ]
