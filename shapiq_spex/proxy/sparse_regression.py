@@ -158,31 +158,18 @@ def fit_sparse_moebius(
     if extra is None or extra.shape[0] == 0:
         extra = np.zeros((0, 2), dtype=np.int64)
     extra = np.asarray(extra, dtype=np.int64)
-    # more columns than about half the rows buy noise, not fit, and slow the path down
+    # more columns than rows buy noise, not fit, and slow the path down
     max_columns = max(1, min(int(max_columns), max(n + 32, m)))
     extra = extra[degrees(extra) >= 2][: max(0, max_columns // 4)]
     n_pair_slots = max(0, max_columns - n - extra.shape[0])
-    Xf = X.astype(np.float64)
-    A = np.hstack([np.ones((m, 1)), Xf])
-    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    pairs = screen_pairs(X, y - A @ coef, n_pair_slots)
-    if extra.shape[0] and pairs.shape[0]:  # a pair offered twice would split its coefficient
-        width_e = extra.shape[1]
-        as_rows = np.full((pairs.shape[0], width_e), PAD, dtype=np.int64)
-        as_rows[:, :2] = pairs
-        extra = extra[~np.isin(_keys(extra), _keys(as_rows))]
-    width = max(2, extra.shape[1])
-    singles = np.full((n, width), PAD, dtype=np.int64)
-    singles[:, 0] = np.arange(n)
-    pair_rows = np.full((pairs.shape[0], width), PAD, dtype=np.int64)
-    pair_rows[:, :2] = pairs
-    extra_rows = np.full((extra.shape[0], width), PAD, dtype=np.int64)
-    extra_rows[:, : extra.shape[1]] = extra
-    supports = np.concatenate([singles, pair_rows, extra_rows])
+    every_pair = n * (n - 1) // 2 <= n_pair_slots
+    supports, n_pairs = _columns(X, y, extra, n_pair_slots)
     D = monomials(X, supports)
     alphas = _alpha_grid(D, y)  # from the unscaled columns: forcing must not move the grid
-    if force_singletons:  # a column scaled by w has its penalty divided by w
-        D[:, :n] *= _FREE
+    # a column scaled by w has its L1 penalty divided by w: forced singletons get _FREE
+    scale = np.ones(supports.shape[0])
+    if force_singletons:
+        scale[:n] = _FREE
 
     folds = int(max(2, min(folds, m // 10)))
     fold_of = rng.permutation(np.arange(m) % folds)
@@ -191,17 +178,30 @@ def fit_sparse_moebius(
     raw = _RawGram(D, y)
     for f in range(folds):
         test = fold_of == f
-        pred = _path_predictions(raw.without(test), D[test], alphas, lasso_path)
+        if every_pair:  # the columns do not depend on the values: one Gram matrix for all folds
+            problem, D_test, w = raw.without(test), D[test], scale
+        else:
+            # screening pairs on all rows would pick pairs that fit the test fold's noise and
+            # make the cross-validation optimistic: each fold screens its own training rows
+            sup_f, _ = _columns(X[~test], y[~test], extra, n_pair_slots)
+            problem = _RawGram(monomials(X[~test], sup_f), y[~test]).without(None)
+            D_test = monomials(X[test], sup_f)
+            w = np.ones(sup_f.shape[0])
+            if force_singletons:
+                w[:n] = _FREE
+        pred = _path_predictions(_scaled(problem, w), D_test * w, alphas, lasso_path)
         sse += ((y[test][None, :, None] - pred) ** 2).sum(axis=1)
         sst += float(((y[test] - y[~test].mean()) ** 2).sum())
     cv_r2 = 1.0 - sse / sst if sst > 0 else np.zeros_like(sse)
     relaxed, best = np.unravel_index(int(np.argmax(cv_r2)), cv_r2.shape)
-    intercept, beta = _fit_at(raw.without(None), alphas[best], bool(relaxed), lasso_path)
-    if force_singletons:
-        beta[:n] *= _FREE
+    intercept, beta = _fit_at(
+        _scaled(raw.without(None), scale), alphas[best], bool(relaxed), lasso_path
+    )
+    beta *= scale
     keep = beta != 0
     if force_singletons:
         keep[:n] = True
+    width = supports.shape[1]
     sup = np.concatenate([np.full((1, width), PAD, dtype=np.int64), supports[keep]])
     coefs = np.concatenate([[intercept], beta[keep]])
     spectrum = SparseSpectrum(n, sup, coefs, "moebius")
@@ -212,10 +212,42 @@ def fit_sparse_moebius(
         relaxed=bool(relaxed),
         folds=folds,
         n_columns=int(supports.shape[0]),
-        n_pairs=int(pairs.shape[0]),
-        n_extra=int(extra.shape[0]),
+        n_pairs=int(n_pairs),
+        n_extra=int(supports.shape[0] - n - n_pairs),
         cv_path=[(float(a), float(s), float(t)) for a, s, t in zip(alphas, *cv_r2, strict=True)],
     )
+
+
+def _columns(X: np.ndarray, y: np.ndarray, extra: np.ndarray, slots: int):
+    """``(supports, n_pairs)``: singletons, then all or the screened pairs, then ``extra``.
+
+    Pairs are all of them when they fit ``slots``, else the ``slots`` pairs most correlated with
+    the residual of a first-order least-squares fit on ``(X, y)``.
+    """
+    m, n = X.shape
+    i, j = np.triu_indices(n, 1)
+    if i.shape[0] <= slots:
+        pairs = np.stack([i, j], axis=1).astype(np.int64)
+    else:
+        A = np.hstack([np.ones((m, 1)), X.astype(np.float64)])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        pairs = screen_pairs(X, y - A @ coef, slots)
+    width = max(2, extra.shape[1])
+    pair_rows = np.full((pairs.shape[0], width), PAD, dtype=np.int64)
+    pair_rows[:, :2] = pairs
+    extra_rows = np.full((extra.shape[0], width), PAD, dtype=np.int64)
+    extra_rows[:, : extra.shape[1]] = extra
+    if extra_rows.shape[0] and pair_rows.shape[0]:  # a pair offered twice splits its coefficient
+        extra_rows = extra_rows[~np.isin(_keys(extra_rows), _keys(pair_rows))]
+    singles = np.full((n, width), PAD, dtype=np.int64)
+    singles[:, 0] = np.arange(n)
+    return np.concatenate([singles, pair_rows, extra_rows]), int(pairs.shape[0])
+
+
+def _scaled(problem, w: np.ndarray):
+    """The centred problem with column ``j`` multiplied by ``w[j]``."""
+    mu, ym, G, Dy, m, yy = problem
+    return mu * w, ym, G * np.outer(w, w), Dy * w, m, yy
 
 
 def _keys(rows: np.ndarray) -> np.ndarray:
@@ -244,6 +276,14 @@ def _alpha_grid(D: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.geomspace(top, top * 1e-3, _N_ALPHAS)
 
 
+def _gram(D: np.ndarray) -> np.ndarray:
+    """``D^T D`` of 0/1 columns: integer counts, exact in float32 below 2^24 rows (2x faster)."""
+    if D.shape[0] < 2**24:
+        D32 = D.astype(np.float32)
+        return (D32.T @ D32).astype(np.float64)
+    return D.T @ D
+
+
 class _RawGram:
     """``D^T D``, ``D^T y`` and sums once; each fold's centred Gram by subtracting its rows.
 
@@ -253,7 +293,7 @@ class _RawGram:
 
     def __init__(self, D: np.ndarray, y: np.ndarray) -> None:
         self.D, self.y = D, y
-        self.G = D.T @ D
+        self.G = _gram(D)
         self.Dy = D.T @ y
         self.s = D.sum(axis=0)
         self.sy = float(y.sum())
@@ -264,7 +304,7 @@ class _RawGram:
         G, Dy, s, sy, yy, m = self.G, self.Dy, self.s, self.sy, self.yy, self.D.shape[0]
         if rows is not None:
             Df, yf = self.D[rows], self.y[rows]
-            G = G - Df.T @ Df
+            G = G - _gram(Df)
             Dy = Dy - Df.T @ yf
             s = s - Df.sum(axis=0)
             sy = sy - float(yf.sum())

@@ -117,3 +117,15 @@ def test_proxy_supports_are_the_largest_moebius_terms():
     got = [tuple(int(p) for p in row if p != PAD) for row in sup]
     assert set(got) == set(expected)
     assert abs(moebius[got[0]]) == max(abs(moebius[k]) for k in expected)
+
+
+def test_screened_pairs_do_not_make_the_cross_validation_optimistic():
+    """Pure noise with many more pairs than slots: CV must not find signal (it did when the
+    pairs were screened on all rows, test folds included)."""
+    rng = np.random.default_rng(11)
+    n = 80
+    X = uniform_masks(rng, n, 400)
+    y = rng.normal(size=400)
+    fit = fit_sparse_moebius(X, y, np.random.default_rng(0), max_columns=300)
+    assert fit.n_pairs < n * (n - 1) // 2  # the pairs were screened
+    assert fit.cv_r2 < 0.05
