@@ -186,14 +186,14 @@ def test_ctrl_c_without_cache_says_nothing_was_kept(tiny_classifier_dir, capsys,
 
     calls = []
 
-    def interrupt_on_second_chunk(self, coalitions):
+    def interrupt_after_a_few_rows(self, coalitions):
+        # ProxySPEX asks for all its coalitions in one call: answer a few, then Ctrl-C
         calls.append(len(coalitions))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(self, coalitions)
+        original(self, coalitions[:5])
+        raise KeyboardInterrupt
 
     original = ProgressGame.__call__
-    monkeypatch.setattr(ProgressGame, "__call__", interrupt_on_second_chunk)
+    monkeypatch.setattr(ProgressGame, "__call__", interrupt_after_a_few_rows)
     args = [REVIEW, "--model", tiny_classifier_dir, "--budget", 300, "--no-report"]
     status, _, err = run_cli(args, capsys)
     assert status == 130
