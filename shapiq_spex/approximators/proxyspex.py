@@ -40,8 +40,9 @@ from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_prox
 from shapiq_spex.proxy.refine import select_and_refit
 from shapiq_spex.proxy.sparse_regression import fit_sparse_moebius, proxy_supports
 from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
-from shapiq_spex.proxy.tree_fourier import tree_terms
+from shapiq_spex.proxy.tree_fourier import tree_spectrum, tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
+from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = ["LINEAR_TERMS", "ProxySPEX", "holdout_r2", "resolve_linear_terms", "validation_split"]
 
@@ -51,10 +52,16 @@ MIN_TRAIN = 16
 FIRST_ROUND = 250
 #: Most columns of the final sparse fit (singletons, screened pairs, the proxy's supports).
 SPARSE_COLUMNS = 1500
+#: Largest exact proxy spectrum blended into the returned surrogate (see ``proxy_blend``).
+BLEND_MAX_TERMS = 20_000
 # Planned bytes per query of the proxy methods' arrays (coalitions, their float64 copy for the
 # proxy and its fitting/validation parts, values, held-out rows); measured by tracemalloc.
 PROXY_BYTES_PER_PLAYER = 20
 PROXY_BYTES_PER_QUERY = 256
+#: The sparse fit's float64 arrays per (query, column) entry (design, a fold's training design,
+#: its test rows, the float32 Gram copy) and per column² (Gram matrices of the folds and the fit).
+SPARSE_BYTES_PER_ENTRY = 32
+SPARSE_BYTES_PER_GRAM_ENTRY = 48
 # ... plus a fixed workspace: the candidate pool (at most 64 MB of int8 designs), its float
 # chunks and the trees' arrays (measured peaks 83-103 MB at 3,000 queries, n = 20-400).
 PROXY_WORKSPACE_BYTES = 128 * 2**20
@@ -310,7 +317,17 @@ class ProxySPEX(SparseApproximator):
         return self.pairing
 
     def _bytes_per_query(self) -> int:
-        return PROXY_BYTES_PER_PLAYER * self.n + PROXY_BYTES_PER_QUERY
+        # the sparse fit's singleton columns are always there; more columns take what is left
+        sparse = SPARSE_BYTES_PER_ENTRY * (self.n + 1)
+        return PROXY_BYTES_PER_PLAYER * self.n + PROXY_BYTES_PER_QUERY + sparse
+
+    def _sparse_columns(self, queries: int) -> int:
+        """Most sparse-fit columns that keep ``queries`` rows within ``max_memory``."""
+        base = self.planned_bytes(queries) - SPARSE_BYTES_PER_ENTRY * (self.n + 1) * queries
+        spare = max(self.max_memory - base, 0)
+        a, b = SPARSE_BYTES_PER_GRAM_ENTRY, SPARSE_BYTES_PER_ENTRY * queries
+        columns = int((-b + math.sqrt(b * b + 4 * a * spare)) / (2 * a))  # a c² + b c <= spare
+        return max(self.n + 1, min(SPARSE_COLUMNS, columns))
 
     def _workspace_bytes(self, queries: int) -> int:
         return PROXY_WORKSPACE_BYTES
@@ -449,15 +466,22 @@ class ProxySPEX(SparseApproximator):
         extra = proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4)
         fit_rows = ~validation
         forced = fit_details["linear_terms"] == "all"
-        options = {"extra": extra, "max_columns": SPARSE_COLUMNS, "force_singletons": forced}
+        columns = self._sparse_columns(train.shape[0])
+        options = {"extra": extra, "max_columns": columns, "force_singletons": forced}
         check = fit_sparse_moebius(
             train[fit_rows], y_train[fit_rows], copy.deepcopy(rng_cv), **options
         )
-        validation_r2 = holdout_r2(check.spectrum, train[validation], y_train[validation])
         sparse = fit_sparse_moebius(train, y_train, copy.deepcopy(rng_cv), **options)
+        spectrum = sparse.spectrum.to_fourier()
+        blend = proxy_blend(proxy, check.spectrum, train[validation], y_train[validation], self.n)
+        if blend["weight"] < 1.0:
+            tree = tree_spectrum(proxy.model, self.n)
+            spectrum = _scaled(spectrum, blend["weight"]) + _scaled(tree, 1.0 - blend["weight"])
         return {
-            "spectrum": sparse.spectrum.to_fourier(),
-            "validation_r2": validation_r2,
+            "spectrum": spectrum,
+            "validation_r2": blend["validation_r2"],
+            "blend_weight": blend["weight"],
+            "blend_reason": blend["reason"],
             "n_validation": int(validation.sum()),
             "cv_r2": sparse.cv_r2,
             "cv_folds": sparse.folds,
@@ -470,6 +494,46 @@ class ProxySPEX(SparseApproximator):
             "sparse_proxy_columns": sparse.n_extra,
             "sparse_time_s": time.perf_counter() - t0,
         }
+
+
+def _scaled(spectrum: SparseSpectrum, factor: float) -> SparseSpectrum:
+    return SparseSpectrum(spectrum.n, spectrum.supports, spectrum.coefs * factor, spectrum.basis)
+
+
+def proxy_blend(proxy, sparse: SparseSpectrum, X_val, y_val, n: int) -> dict:
+    """Weight ``w`` of the sparse fit against the tree proxy itself, chosen on validation rows.
+
+    Both models compared were fitted without the validation rows (the sparse fit on the
+    fitting rows, the best tuning model of the proxy), so the blend's validation R² is an
+    honest estimate up to the one fitted weight. ``w = 1`` (the sparse fit alone) when the
+    proxy was not tuned (no model fitted without those rows), when its exact spectrum has more
+    than ``BLEND_MAX_TERMS`` terms (the returned values would grow with it), or when the best
+    weight is 1. The final surrogate is ``w * sparse + (1 - w) * tree proxy`` (refitted on all
+    rows), still an exact sparse spectrum because the proxy's is.
+
+    Returns:
+        ``{"weight", "validation_r2", "reason"}``.
+    """
+    a = sparse.evaluate(X_val)
+    r2_sparse = _r2(y_val, a)
+    if not proxy.trial_models:
+        return {"weight": 1.0, "validation_r2": r2_sparse, "reason": "proxy not tuned"}
+    best = int(np.argmax([t["validation_r2"] for t in proxy.trials]))
+    trial = tree_spectrum(proxy.trial_models[best], n)
+    if len(trial) > BLEND_MAX_TERMS:
+        reason = f"proxy spectrum has {len(trial)} terms (> {BLEND_MAX_TERMS})"
+        return {"weight": 1.0, "validation_r2": r2_sparse, "reason": reason}
+    b = trial.evaluate(X_val)
+    d = a - b
+    denom = float(d @ d)
+    w = 1.0 if denom == 0.0 else float(np.clip((y_val - b) @ d / denom, 0.0, 1.0))
+    r2 = _r2(y_val, w * a + (1.0 - w) * b)
+    return {"weight": w, "validation_r2": r2, "reason": "validation least squares"}
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float:
+    total = float(((y - y.mean()) ** 2).sum())
+    return float("nan") if total == 0.0 else 1.0 - float(((y - pred) ** 2).sum()) / total
 
 
 def check_target_r2(value):

@@ -283,10 +283,11 @@ def test_target_r2_rounds_give_the_fixed_budget_result_of_their_size():
     assert target.report_.details["target_reached"] is False
     fixed = ProxySPEX(24, 2, random_state=1)
     fixed.approximate(500, game)
-    # equal up to rounding: the values are standardised from the first batch (250 vs 500 rows)
+    # equal up to rounding: values are standardised from the first batch (250 vs 500 rows), and
+    # LightGBM bins float32 labels
     np.testing.assert_array_equal(target.spectrum_.supports, fixed.spectrum_.supports)
-    np.testing.assert_allclose(target.spectrum_.coefs, fixed.spectrum_.coefs, rtol=1e-9, atol=1e-12)
-    assert target.report_.faithfulness_r2 == pytest.approx(fixed.report_.faithfulness_r2, abs=1e-9)
+    np.testing.assert_allclose(target.spectrum_.coefs, fixed.spectrum_.coefs, rtol=1e-6, atol=1e-9)
+    assert target.report_.faithfulness_r2 == pytest.approx(fixed.report_.faithfulness_r2, abs=1e-7)
 
 
 @pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, float("nan"), True, "0.9"])
