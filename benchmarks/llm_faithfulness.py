@@ -2,9 +2,11 @@
 
 The source of every accuracy claim for language models (issue 15). Per text, every method gets
 the same number of model queries and is scored on what the user gets back: the returned
-``InteractionValues`` (``index="Moebius"``, ``max_order=None`` for ours and shapiq's sparse
-methods, so that the values *are* the surrogate), rebuilt into predictions on 1,000 held-out
-i.i.d. Bernoulli(1/2) coalitions drawn once per text (fixed seed, outside every budget).
+``InteractionValues`` (``index="Moebius"``, ``max_order=None`` for ours; ``index="FBII"``,
+``max_order=n`` for shapiq's SPEX and ProxySPEX, which lack a Moebius index: FBII of order n is
+the Möbius representation of their surrogate, so that the values *are* the surrogate), rebuilt
+into predictions on 1,000 held-out i.i.d. Bernoulli(1/2) coalitions drawn once per text (fixed
+seed, outside every budget).
 
 Game: the offline MiniLM sentiment classifier (``TextClassificationGame``: word players,
 ``mask_token`` masking, logit of the class predicted for the full text) on real movie reviews
@@ -141,12 +143,15 @@ class Counted:
 
 
 # ---------------------------------------------------------------------------- surrogates
-def moebius_predict(iv, n: int, coalitions: np.ndarray) -> np.ndarray:
-    """Predictions of returned Möbius ``InteractionValues`` (the baseline is the value at ∅)."""
+def moebius_predict(iv, n: int, coalitions: np.ndarray, constant: float | None = None):
+    """Predictions of Möbius-basis ``InteractionValues`` (``Moebius``, or ``FBII`` of order n).
+
+    The constant is ``iv.baseline_value`` (the surrogate's value at ∅) unless given.
+    """
     from shapiq_spex.spectra.spectrum import SparseSpectrum
 
     terms = {tuple(int(i) for i in k): float(v) for k, v in iv.dict_values.items()}
-    terms[()] = float(iv.baseline_value)
+    terms[()] = float(iv.baseline_value) if constant is None else constant
     return SparseSpectrum.from_dict(n, terms, basis="moebius").evaluate(coalitions)
 
 
@@ -229,10 +234,11 @@ def run_shapiq(name, n, budget, seed, engine, hold, y_hold):
             return None
         approx = RegressionFBII(n=n, max_order=2, random_state=seed)
     elif name == "shapiq_SPEX":
-        approx = shapiq.SPEX(n=n, max_order=n, index="Moebius", random_state=seed)
+        approx = shapiq.SPEX(n=n, max_order=n, index="FBII", random_state=seed)
     else:
+        # shapiq's sparse methods have no Moebius index; FBII of order n is the exact Möbius fit
         hpo = name != "shapiq_ProxySPEX_nohpo"
-        approx = shapiq.ProxySPEX(n=n, max_order=n, index="Moebius", hpo=hpo, random_state=seed)
+        approx = shapiq.ProxySPEX(n=n, max_order=n, index="FBII", hpo=hpo, random_state=seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -241,6 +247,8 @@ def run_shapiq(name, n, budget, seed, engine, hold, y_hold):
     if name == "KernelSHAP":
         phi = np.array([iv[(i,)] for i in range(n)])
         pred = float(iv.baseline_value) + hold.astype(np.float64) @ phi
+    elif name.startswith(("shapiq_ProxySPEX", "shapiq_SPEX")):
+        pred = moebius_predict(iv, n, hold, constant=float(iv[()]))
     else:
         pred = moebius_predict(iv, n, hold)
     return {
