@@ -21,7 +21,7 @@ __all__ = ["DEMO_REVIEW", "INDEX_CHOICES", "add_explain_parser", "build_parser",
 DEMO_REVIEW = (
     "sure , it's more of the same , but as the film proves , that's not always a bad thing ."
 )
-#: Held-out R² the demo must reach (the issue's bar for a ~20-word review at 800 queries).
+#: Held-out R² the demo must reach (the bar for a ~20-word review at the default budget).
 DEMO_MIN_R2 = 0.8
 #: ``--index`` choices: ``shapiq_spex.SUPPORTED_INDICES`` (a test keeps them equal), spelled out
 #: so that parsing the options does not import shapiq (seconds: it imports torch), and a bad
