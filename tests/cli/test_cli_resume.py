@@ -23,7 +23,7 @@ from shapiq_spex.cli.main import DEMO_REVIEW
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-BUDGET = 400
+BUDGET = 1200  # long enough that a signal sent after 3 batches lands mid-run
 BATCH = 32
 #: Keys of the JSON that differ between runs by design: wall times, this run's engine counters
 #: and the cache's path.
