@@ -3,13 +3,18 @@
 The recipe, one pure function per step:
 
 1. :func:`~shapiq_spex.sampling.random_masks.uniform_masks`: distinct uniform random coalitions
-   (with ∅ and N), plus held-out ones used only to measure faithfulness.
+   (with ∅ and N), prefix-stable so that larger budgets and ``target_r2`` rounds nest.
 2. :func:`~shapiq_spex.proxy.models.fit_proxy`: a LightGBM (or other tree) proxy of the game,
    tuned by early stopping on a validation split, refitted on all training coalitions.
-3. :func:`~shapiq_spex.proxy.tree_fourier.tree_terms`: the proxy's exact Fourier spectrum.
-4. :func:`~shapiq_spex.proxy.refine.select_and_refit`: how many terms to keep, chosen on the
-   validation split (no fixed 95% energy cut), refitted by ridge/GCV on all training coalitions.
-5. :func:`~shapiq_spex.spectra.indices.to_interaction_values`: the requested index, built once.
+3. :func:`~shapiq_spex.proxy.tree_fourier.tree_terms`: the exact Fourier spectrum of the tuning
+   models (fitted without the validation rows).
+4. :func:`~shapiq_spex.proxy.refine.select_and_refit`: which of those terms matter, chosen on
+   the validation split (no fixed 95% energy cut).
+5. :func:`~shapiq_spex.proxy.sparse_regression.fit_sparse_moebius`: the surrogate, a K-fold
+   cross-validated L1 fit over singletons, screened pairs and those terms (Möbius basis).
+6. :func:`proxy_blend`: the surrogate blended with the proxy's own exact spectrum, the weight
+   fitted on the validation rows; their R² there is ``report_.faithfulness_r2``.
+7. :func:`~shapiq_spex.spectra.indices.to_interaction_values`: the requested index, built once.
 """
 
 from __future__ import annotations
@@ -201,12 +206,16 @@ class ProxySPEX(SparseApproximator):
 
     The game is queried on distinct uniform random coalitions. A gradient-boosted tree proxy is
     fitted to them (a few configurations, early stopping on a validation split, refitted on all
-    training coalitions), its exact Fourier spectrum is read off the trees, and the number of
-    terms to keep is chosen on the validation split (the constant and, unless the budget is
-    small next to ``n``, every first-order term are always kept; see ``linear_terms``) before a
-    final ridge/GCV refit on all training coalitions. A ``holdout_fraction``
-    of the budget buys further random coalitions that are never fitted; the R² on them is
-    ``report_.faithfulness_r2``.
+    training coalitions), its exact Fourier spectrum is read off the trees and its important
+    terms are chosen on the validation split. The returned surrogate is a cross-validated L1 fit
+    in the Möbius basis over every singleton (practically unpenalised unless the budget is small
+    next to ``n``; see ``linear_terms``), screened pairs and those terms, blended with the proxy
+    itself by a weight fitted on the validation rows (module docstring). Both parts were also
+    fitted without the validation rows, and the blend's R² on them is
+    ``report_.faithfulness_r2``; a ``holdout_fraction`` of the budget instead buys coalitions
+    that are never fitted, and the R² on them is reported. With ``target_r2`` the game is
+    queried in nested rounds of 250, 500, 1,000, ... coalitions (up to the budget), refitted
+    each time, until that R² reaches the target (``report_.details["rounds"]``).
 
     Works with the keywords shapiq's explainers and benchmark runner pass
     (``n, max_order, index, random_state``); everything else has a default. Code written for
@@ -239,8 +248,8 @@ class ProxySPEX(SparseApproximator):
             name: ``hpo`` (``True`` = ``"fast"``).
         pairing: query coalitions in complementary pairs ``x, ~x``. shapiq's name:
             ``pairing_trick``.
-        holdout_fraction: share of the budget spent on held-out coalitions (0 = none, then
-            ``report_.faithfulness_r2`` is NaN). At most 0.5.
+        holdout_fraction: share of the budget spent on held-out coalitions, at most 0.5
+            (default 0: the reported R² comes from the validation rows, see above).
         validation_fraction: share of the training coalitions used to tune the proxy and to
             choose the support size (they are refitted on at the end). In (0, 0.5].
         max_terms: pool at most this many of the proxy's terms (the largest by magnitude) for
@@ -250,6 +259,8 @@ class ProxySPEX(SparseApproximator):
             ``"all"`` when ``n + 1 <= fitting rows / 4`` and ``"selected"`` otherwise (the
             choice is in ``report_.details["linear_terms"]``). The constant is always kept.
         n_jobs: threads per proxy fit. Defaults to 1.
+        target_r2: ``None`` (spend the budget) or a number in (0, 1): stop at the first round
+            whose reported R² reaches it (not with ``pairing``, whose draws do not nest).
 
     Attributes:
         spectrum_: recovered Fourier :class:`~shapiq_spex.SparseSpectrum` (with ``predict``).
@@ -300,6 +311,12 @@ class ProxySPEX(SparseApproximator):
             raise InvalidParameterError(msg)
         self.pairing = pairing
         self.target_r2 = check_target_r2(target_r2)
+        if self.target_r2 is not None and pairing:
+            msg = (
+                "The 'target_r2' parameter cannot be combined with pairing=True: paired draws do "
+                "not nest, so each round would pay for new coalitions. Drop one of them."
+            )
+            raise InvalidParameterError(msg)
         set_proxy_options(
             self,
             proxy=proxy,
@@ -461,7 +478,6 @@ class ProxySPEX(SparseApproximator):
         proxy, refined, fit_details = fit_and_refine(
             self, train, y_train, validation, copy.deepcopy(rng_proxy), clean=True
         )
-        self.proxy_ = proxy
         t0 = time.perf_counter()
         extra = proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4)
         fit_rows = ~validation

@@ -303,3 +303,8 @@ def test_reported_r2_tracks_fresh_r2_on_a_noisy_game():
     approx = ProxySPEX(n, 2, random_state=0)
     approx.approximate(1500, game)
     assert abs(approx.report_.faithfulness_r2 - fresh_r2(approx.spectrum_, game, n)) < 0.05
+
+
+def test_target_r2_with_pairing_is_refused():
+    with pytest.raises(InvalidParameterError, match="'target_r2'.*pairing"):
+        ProxySPEX(10, 2, target_r2=0.9, pairing=True)
