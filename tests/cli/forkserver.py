@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
+# An ignored SIGINT is inherited through exec (some earlier test or library in the pytest
+# process leaves it ignored in a full run), and Python then installs no KeyboardInterrupt
+# handler: the Ctrl-C test's runs would ignore the signal. A terminal's Ctrl-C reaches a user's
+# run with the default handler, so restore it here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["TOKENIZERS_PARALLELISM"] = "false"  # no tokenizer threads before a fork
 
-import torch
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
