@@ -52,6 +52,7 @@ __all__ = [
     "check_positive_int",
     "holdout_r2",
     "lower_choice",
+    "prediction_r2",
 ]
 
 #: Default memory budget of one ``approximate`` call (bytes of the approximator's own arrays).
@@ -149,7 +150,12 @@ def holdout_r2(spectrum: SparseSpectrum, masks: np.ndarray, values: np.ndarray) 
     """
     if masks.shape[0] < 2:
         return float("nan")
-    resid = values - spectrum.evaluate(masks)
+    return prediction_r2(values, spectrum.evaluate(masks))
+
+
+def prediction_r2(values: np.ndarray, predictions: np.ndarray) -> float:
+    """R² of ``predictions`` of ``values`` (NaN when the values are constant)."""
+    resid = values - predictions
     tss = float(((values - values.mean()) ** 2).sum())
     return 1.0 - float(resid @ resid) / tss if tss > 0 else float("nan")
 

@@ -39,6 +39,7 @@ from shapiq_spex.approximators._base import (
     check_positive_int,
     holdout_r2,
     lower_choice,
+    prediction_r2,
 )
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_proxy
@@ -531,7 +532,7 @@ def proxy_blend(proxy, sparse: SparseSpectrum, X_val, y_val, n: int) -> dict:
         ``{"weight", "validation_r2", "reason"}``.
     """
     a = sparse.evaluate(X_val)
-    r2_sparse = _r2(y_val, a)
+    r2_sparse = prediction_r2(y_val, a)
     if not proxy.trial_models:
         return {"weight": 1.0, "validation_r2": r2_sparse, "reason": "proxy not tuned"}
     best = int(np.argmax([t["validation_r2"] for t in proxy.trials]))
@@ -543,13 +544,8 @@ def proxy_blend(proxy, sparse: SparseSpectrum, X_val, y_val, n: int) -> dict:
     d = a - b
     denom = float(d @ d)
     w = 1.0 if denom == 0.0 else float(np.clip((y_val - b) @ d / denom, 0.0, 1.0))
-    r2 = _r2(y_val, w * a + (1.0 - w) * b)
+    r2 = prediction_r2(y_val, w * a + (1.0 - w) * b)
     return {"weight": w, "validation_r2": r2, "reason": "validation least squares"}
-
-
-def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    total = float(((y - y.mean()) ** 2).sum())
-    return float("nan") if total == 0.0 else 1.0 - float(((y - pred) ** 2).sum()) / total
 
 
 def check_target_r2(value):
