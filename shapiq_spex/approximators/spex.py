@@ -33,6 +33,12 @@ __all__ = ["SPEX", "SpexFit", "fit_spex"]
 SPEX_BYTES_PER_PLAYER = 3
 SPEX_BYTES_PER_QUERY = 160
 
+# The game counts as resolved when peeling leaves at most this share of the bins' non-constant
+# energy unexplained (noise included: SPEX cannot tell a dense tail of small terms from noise).
+RESOLVED_SHARE = 0.05
+# Bins per term SPEX's peeling needs with margin (3 groups decode reliably below ~0.8 terms/bin).
+TERMS_PER_BIN = 0.5
+
 
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
     if (
@@ -162,6 +168,112 @@ def fit_spex(
     )
 
 
+def linear_fit(fit: SpexFit, refit_alpha: float | str = "gcv") -> SparseSpectrum:
+    """First-order least-squares fit (constant + every singleton) on SPEX's training coalitions."""
+    base = constant_and_linear(fit.spectrum.n)
+    coefs = refit(fit.train_masks, fit.train_values, base, "fourier", alpha=refit_alpha).coefs
+    return SparseSpectrum(fit.spectrum.n, base, coefs, "fourier")
+
+
+def bin_diagnostics(fit: SpexFit) -> dict:
+    """What SPEX's own bins say about how well peeling resolved the game.
+
+    The design's bins are recomputed from the design values (the first ``design_queries``
+    training coalitions) and from the peeled spectrum on the same coalitions; their difference is
+    what peeling left unexplained. Bin 0 of every group (which holds the constant) is left out.
+
+    Returns:
+        ``{"unexplained_share", "occupied_bins", "estimated_terms", "saturated"}``:
+        residual energy after peeling over the bins' energy; share of bins holding energy above
+        the noise level; terms estimated from that share (``-B ln(1 - share)`` per group of ``B``
+        bins, a lower bound when ``saturated``, i.e. every bin is occupied).
+    """
+    from scipy.stats import chi2
+
+    d = fit.details
+    n_groups, p, b = d["n_groups"], d["parity_bits"], d["log2_bins"]
+    m = d["design_queries"]
+    masks = fit.train_masks[:m]
+    U = bin_measurements(fit.train_values[:m], n_groups, p + 1, b)
+    R = U - bin_measurements(fit.peeled.evaluate(masks), n_groups, p + 1, b)
+    energy = np.einsum("crj,crj->cj", U, U)[:, 1:]
+    resid = np.einsum("crj,crj->cj", R, R)[:, 1:]
+    total = float(energy.sum())
+    share = min(float(resid.sum()) / total, 1.0) if total > 0 else 0.0
+    threshold = 1e-12 * float(energy.mean()) if energy.size else 0.0
+    if np.isfinite(d["noise_var"]):
+        threshold = max(threshold, d["noise_var"] * float(chi2.ppf(0.99, p + 1)))
+    n_bins = 1 << b
+    occupied = float((energy > threshold).mean()) if energy.size else 0.0
+    # the smallest share an occupancy estimate can resolve is one bin in all groups
+    saturated = occupied >= 1.0 - 1.0 / (n_groups * n_bins)
+    free = max(1.0 - occupied, 1.0 / (n_groups * n_bins))
+    return {
+        "unexplained_share": share,
+        "occupied_bins": occupied,
+        "estimated_terms": float(-n_bins * np.log(free)),
+        "saturated": bool(saturated),
+    }
+
+
+def suggested_budget(fit: SpexFit, estimated_terms: float) -> int:
+    """Budget whose design has about ``estimated_terms / TERMS_PER_BIN`` bins (plus 20% extra)."""
+    d = fit.details
+    bins = max(
+        1 << (d["log2_bins"] + 1), 1 << int(np.ceil(np.log2(estimated_terms / TERMS_PER_BIN)))
+    )
+    design = d["n_groups"] * (d["parity_bits"] + 1) * bins
+    return int(np.ceil(1.2 * design / 100.0) * 100)
+
+
+def resolution(
+    fit: SpexFit, budget: int, r2_spex: float, r2_linear: float, *, use_linear: bool
+) -> dict:
+    """``details`` entries saying whether SPEX resolved the game at this budget, and if not why.
+
+    Resolved means: peeling explained all but :data:`RESOLVED_SHARE` of the energy in SPEX's
+    bins, and the peeled + refitted spectrum predicts the held-out coalitions at least as well as
+    the first-order least-squares fit on the same training coalitions.
+    """
+    diag = bin_diagnostics(fit)
+    d = fit.details
+    share = diag["unexplained_share"]
+    resolved = share <= RESOLVED_SHARE and not use_linear
+    out = {
+        "resolved": bool(resolved),
+        "unresolved_reason": None,
+        "returned": "linear" if use_linear else "spex",
+        "holdout_r2_spex": r2_spex,
+        "holdout_r2_linear": r2_linear,
+        **diag,
+    }
+    if resolved:
+        return out
+    n_bins = 1 << d["log2_bins"]
+    target = suggested_budget(fit, diag["estimated_terms"])
+    if diag["saturated"]:
+        terms = f"every bin occupied: >= {diag['estimated_terms']:.0f} terms"
+    else:
+        occupied, estimated = diag["occupied_bins"], diag["estimated_terms"]
+        terms = f"{occupied:.0%} of the bins occupied: ~{estimated:.0f} terms"
+    reason = (
+        f"SPEX did not resolve this game at budget {budget}: peeling left {share:.0%} of the "
+        f"energy in its {n_bins} bins per group unexplained ({terms}, or noise)."
+    )
+    if use_linear:
+        reason += (
+            f" Its spectrum predicted the held-out coalitions worse (R² {r2_spex:.3f}) than "
+            f"first-order least squares on the same coalitions (R² {r2_linear:.3f}), so that "
+            "linear fit is returned (report_.details['returned'] == 'linear')."
+        )
+    out["unresolved_reason"] = (
+        f"{reason} Raise the budget to {'at least' if diag['saturated'] else 'about'} {target}, "
+        f"lower degree_cap (now {d['degree_cap']}: {d['parity_bits'] + 1} queries per bin) if "
+        "interactions of that degree are not expected, or use ProxySPEX."
+    )
+    return out
+
+
 class SPEX(SparseApproximator):
     """SPEX: sparse Fourier interactions for many players, with a fast exact BCH decoder.
 
@@ -172,6 +284,18 @@ class SPEX(SparseApproximator):
     the constant and all first-order terms) is then refitted on every queried coalition. Whatever
     budget the power-of-two design leaves over buys uniform random coalitions, half for the refit
     and half (up to ``holdout_max``) for a held-out faithfulness estimate in ``report_``.
+
+    SPEX says when its design cannot resolve the game at the budget: ``report_.details
+    ["resolved"]`` is ``False`` when peeling leaves more than 5% of the bins' non-constant energy
+    unexplained (more, or higher-degree, interactions than ``2^b`` bins separate, or noise) or
+    when the linear fit below is returned; ``details["unresolved_reason"]`` then says so with a
+    budget to try (estimated from the share of occupied bins) and the alternatives, and a
+    :class:`~shapiq_spex.exceptions.DecodingWarning` repeats it. SPEX never returns a surrogate
+    that predicts the held-out coalitions worse than first-order least squares on its own
+    training coalitions: when that linear fit's held-out R² is higher, the linear fit is what
+    ``spectrum_`` and the returned values hold (``details["returned"] == "linear"``, ``"spex"``
+    otherwise; both R² are in ``details["holdout_r2_spex"]`` and ``["holdout_r2_linear"]``), and
+    ``faithfulness_r2`` is always the held-out R² of what is returned.
 
     Code written for ``shapiq.SPEX`` runs unchanged: shapiq's keywords ``decoder_type`` and
     ``degree_parameter`` are accepted as aliases of ``decoder`` and ``degree_cap`` (passing both
@@ -299,6 +423,8 @@ class SPEX(SparseApproximator):
         start = time.perf_counter()
         exact = self._exact_if_affordable(budget, game, start)
         if exact is not None:
+            # every coalition was queried: the transform is the game, nothing is left unresolved
+            self.report_.details.update(resolved=True, unresolved_reason=None, returned="exact")
             return exact
         budget = check_budget(budget, 1, what="SPEX")
         budget = self._capped_budget(budget, self.min_budget())
@@ -317,11 +443,22 @@ class SPEX(SparseApproximator):
             holdout_max=self.holdout_max,
             refit_alpha="gcv" if self.refit == "gcv" else 0.0,
         )
-        r2 = holdout_r2(fit.spectrum, fit.holdout_masks, fit.holdout_values)
+        import warnings
+
+        alpha = "gcv" if self.refit == "gcv" else 0.0
+        r2_spex = holdout_r2(fit.spectrum, fit.holdout_masks, fit.holdout_values)
+        linear = linear_fit(fit, alpha)
+        r2_linear = holdout_r2(linear, fit.holdout_masks, fit.holdout_values)
+        # a documented choice, named in the report and the warning: never return a surrogate
+        # that predicts the held-out coalitions worse than first-order least squares does
+        use_linear = bool(r2_linear > r2_spex)
+        spectrum, r2 = (linear, r2_linear) if use_linear else (fit.spectrum, r2_spex)
+        details = {
+            **fit.details,
+            **resolution(fit, budget, r2_spex, r2_linear, use_linear=use_linear),
+        }
         n_holdout = int(fit.holdout_masks.shape[0])
         if n_holdout < 2:
-            import warnings
-
             warnings.warn(
                 "SPEX's design used the whole budget, so no held-out coalitions were left to "
                 "estimate faithfulness (report_.faithfulness_r2 is NaN). Raise the budget a "
@@ -329,13 +466,15 @@ class SPEX(SparseApproximator):
                 DecodingWarning,
                 stacklevel=2,
             )
+        if not details["resolved"]:
+            warnings.warn(details["unresolved_reason"], DecodingWarning, stacklevel=2)
         return self._result(
-            fit.spectrum,
+            spectrum,
             caller=caller,
             budget=budget,
             start=start,
             empty_value=fit.empty_value,
-            details=fit.details,
+            details=details,
             n_holdout=n_holdout,
             faithfulness_r2=r2,
         )
