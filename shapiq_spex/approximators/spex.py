@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 
 import numpy as np
 from shapiq.interaction_values import InteractionValues
@@ -22,7 +23,7 @@ from shapiq_spex.approximators._base import (
 from shapiq_spex.codes import BCHCode
 from shapiq_spex.decoding import bin_measurements, peel
 from shapiq_spex.exceptions import DecodingWarning, InvalidParameterError
-from shapiq_spex.sampling.design import QueryDesign, plan_design
+from shapiq_spex.sampling.design import MIN_DEGREE_CAP, QueryDesign, plan_design
 from shapiq_spex.spectra._subsets import PAD, canonicalize
 from shapiq_spex.spectra.regression import constant_and_linear, refit
 from shapiq_spex.spectra.spectrum import SparseSpectrum
@@ -266,10 +267,15 @@ def resolution(
             f"first-order least squares on the same coalitions (R² {r2_linear:.3f}), so that "
             "linear fit is returned (report_.details['returned'] == 'linear')."
         )
+    lower = (
+        f" lower degree_cap (now {d['degree_cap']}: {d['parity_bits'] + 1} queries per bin) if "
+        "interactions of that degree are not expected,"
+        if d["degree_cap"] > MIN_DEGREE_CAP
+        else ""
+    )
     out["unresolved_reason"] = (
-        f"{reason} Raise the budget to {'at least' if diag['saturated'] else 'about'} {target}, "
-        f"lower degree_cap (now {d['degree_cap']}: {d['parity_bits'] + 1} queries per bin) if "
-        "interactions of that degree are not expected, or use ProxySPEX."
+        f"{reason} Raise the budget to {'at least' if diag['saturated'] else 'about'} {target},"
+        f"{lower} or use ProxySPEX."
     )
     return out
 
@@ -443,8 +449,6 @@ class SPEX(SparseApproximator):
             holdout_max=self.holdout_max,
             refit_alpha="gcv" if self.refit == "gcv" else 0.0,
         )
-        import warnings
-
         alpha = "gcv" if self.refit == "gcv" else 0.0
         r2_spex = holdout_r2(fit.spectrum, fit.holdout_masks, fit.holdout_values)
         linear = linear_fit(fit, alpha)
