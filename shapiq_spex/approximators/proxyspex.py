@@ -58,16 +58,23 @@ MIN_TRAIN = 16
 FIRST_ROUND = 250
 #: Most columns of the final sparse fit (singletons, screened pairs, the proxy's supports).
 SPARSE_COLUMNS = 1500
+#: Most of the proxy's terms the support selection keeps: the sparse fit is offered at most
+#: ``SPARSE_COLUMNS // 4`` Möbius supports read from them, and the selection's ridge sweeps
+#: cost the cube of the support size (a 3,000-term sweep was most of a 10 s fit at n = 128).
+MAX_SELECTED = SPARSE_COLUMNS // 2
 #: Largest exact proxy spectrum blended into the returned surrogate (see ``proxy_blend``).
 BLEND_MAX_TERMS = 20_000
 # Planned bytes per query of the proxy methods' arrays (coalitions, their float64 copy for the
-# proxy and its fitting/validation parts, values, held-out rows); measured by tracemalloc.
+# proxy and its fitting/validation parts, values, held-out rows, and the sparse fit's
+# out-of-fold predictions: 2 x 25 penalties x 8 bytes); measured by tracemalloc.
 PROXY_BYTES_PER_PLAYER = 20
-PROXY_BYTES_PER_QUERY = 256
+PROXY_BYTES_PER_QUERY = 656
 #: The sparse fit's float64 arrays per (query, column) entry (design, a fold's training design,
-#: its test rows, the float32 Gram copy) and per column² (Gram matrices of the folds and the fit).
-SPARSE_BYTES_PER_ENTRY = 32
-SPARSE_BYTES_PER_GRAM_ENTRY = 48
+#: every fold's test rows, the float32 Gram copy) and per column² (the Gram matrices of all
+#: folds, kept while the path runs in chunks, and of the fit). Measured peaks stay below the
+#: plan (113 MB at n = 128, 4,000 queries and max_memory 200 MB).
+SPARSE_BYTES_PER_ENTRY = 40
+SPARSE_BYTES_PER_GRAM_ENTRY = 72
 # ... plus a fixed workspace: the candidate pool (at most 64 MB of int8 designs), its float
 # chunks and the trees' arrays (measured peaks 83-103 MB at 3,000 queries, n = 20-400).
 PROXY_WORKSPACE_BYTES = 128 * 2**20
@@ -86,7 +93,9 @@ def resolve_linear_terms(linear_terms: str, n: int, n_fit: int) -> str:
     return "all" if 4 * (n + 1) <= n_fit else "selected"
 
 
-def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None, clean=False):
+def fit_and_refine(
+    approx, train, y_train, validation, rng, *, candidates=None, clean=False, max_selected=None
+):
     """Fit the proxy, read its Fourier terms and select and refit them (shared with HybridSPEX).
 
     The candidates are the terms of the final proxy and of its early-stopped tuning models (one
@@ -103,6 +112,7 @@ def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None, 
         clean: read the terms of the tuning models only (fitted without the validation rows),
             not of the final proxy refitted on every row, so that a fit scored on the
             validation rows is not scored on rows its supports were chosen from.
+        max_selected: most of the proxy's terms the selection keeps (see ``select_and_refit``).
 
     Returns:
         ``(proxy fit, refinement, report details)``.
@@ -136,6 +146,7 @@ def fit_and_refine(approx, train, y_train, validation, rng, *, candidates=None, 
         validation=validation,
         max_terms=approx.max_terms,
         linear=linear,
+        max_selected=max_selected,
     )
     t3 = time.perf_counter()
     details = {
@@ -477,22 +488,30 @@ class ProxySPEX(SparseApproximator):
             copy.deepcopy(rng_split), train.shape[0], self.validation_fraction
         )
         proxy, refined, fit_details = fit_and_refine(
-            self, train, y_train, validation, copy.deepcopy(rng_proxy), clean=True
+            self,
+            train,
+            y_train,
+            validation,
+            copy.deepcopy(rng_proxy),
+            clean=True,
+            max_selected=MAX_SELECTED,
         )
         t0 = time.perf_counter()
         extra = proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4)
-        fit_rows = ~validation
-        forced = fit_details["linear_terms"] == "all"
-        columns = self._sparse_columns(train.shape[0])
-        options = {"extra": extra, "max_columns": columns, "force_singletons": forced}
-        check = fit_sparse_moebius(
-            train[fit_rows], y_train[fit_rows], copy.deepcopy(rng_cv), **options
+        sparse = fit_sparse_moebius(
+            train,
+            y_train,
+            copy.deepcopy(rng_cv),
+            extra=extra,
+            max_columns=self._sparse_columns(train.shape[0]),
+            force_singletons=fit_details["linear_terms"] == "all",
         )
-        sparse = fit_sparse_moebius(train, y_train, copy.deepcopy(rng_cv), **options)
         spectrum = sparse.spectrum.to_fourier()
-        blend = proxy_blend(proxy, check.spectrum, train[validation], y_train[validation], self.n)
+        tree = tree_spectrum(proxy.model, self.n) if proxy.trial_models else None
+        blend = proxy_blend(
+            proxy, sparse.oof[validation], train[validation], y_train[validation], self.n, tree
+        )
         if blend["weight"] < 1.0:
-            tree = tree_spectrum(proxy.model, self.n)
             spectrum = _scaled(spectrum, blend["weight"]) + _scaled(tree, 1.0 - blend["weight"])
         return {
             "spectrum": spectrum,
@@ -517,30 +536,40 @@ def _scaled(spectrum: SparseSpectrum, factor: float) -> SparseSpectrum:
     return SparseSpectrum(spectrum.n, spectrum.supports, spectrum.coefs * factor, spectrum.basis)
 
 
-def proxy_blend(proxy, sparse: SparseSpectrum, X_val, y_val, n: int) -> dict:
+def proxy_blend(proxy, sparse_val, X_val, y_val, n: int, tree: SparseSpectrum | None) -> dict:
     """Weight ``w`` of the sparse fit against the tree proxy itself, chosen on validation rows.
 
-    Both models compared were fitted without the validation rows (the sparse fit on the
-    fitting rows, the best tuning model of the proxy), so the blend's validation R² is an
-    honest estimate up to the one fitted weight. ``w = 1`` (the sparse fit alone) when the
-    proxy was not tuned (no model fitted without those rows), when its exact spectrum has more
-    than ``BLEND_MAX_TERMS`` terms (the returned values would grow with it), or when the best
-    weight is 1. The final surrogate is ``w * sparse + (1 - w) * tree proxy`` (refitted on all
-    rows), still an exact sparse spectrum because the proxy's is.
+    Neither prediction compared has seen the validation rows: ``sparse_val`` are the sparse
+    fit's out-of-fold predictions (each row predicted by the fold fit without it, its columns
+    screened without it too), the proxy's are those of its best tuning model (fitted without
+    the validation rows), so the blend's validation R² is an honest estimate up to the one
+    fitted weight and the choice of the L1 penalty. ``w = 1`` (the sparse fit alone) when the
+    proxy was not tuned (no model fitted without those rows), when the exact spectrum ``tree``
+    of the final proxy has more than ``BLEND_MAX_TERMS`` terms (the returned values would grow
+    with it), or when the best weight is 1. The final surrogate is
+    ``w * sparse + (1 - w) * tree`` (both refitted on all rows), still an exact sparse
+    spectrum because the proxy's is.
+
+    Args:
+        proxy: the :class:`~shapiq_spex.proxy.models.ProxyFit`.
+        sparse_val: ``(v,)`` out-of-fold sparse predictions on the validation rows.
+        X_val: ``(v, n)`` validation coalitions.
+        y_val: ``(v,)`` their values.
+        n: number of players.
+        tree: the final proxy's exact spectrum (``None`` when the proxy was not tuned).
 
     Returns:
         ``{"weight", "validation_r2", "reason"}``.
     """
-    a = sparse.evaluate(X_val)
+    a = np.asarray(sparse_val, dtype=np.float64)
     r2_sparse = prediction_r2(y_val, a)
-    if not proxy.trial_models:
+    if not proxy.trial_models or tree is None:
         return {"weight": 1.0, "validation_r2": r2_sparse, "reason": "proxy not tuned"}
-    best = int(np.argmax([t["validation_r2"] for t in proxy.trials]))
-    trial = tree_spectrum(proxy.trial_models[best], n)
-    if len(trial) > BLEND_MAX_TERMS:
-        reason = f"proxy spectrum has {len(trial)} terms (> {BLEND_MAX_TERMS})"
+    if len(tree) > BLEND_MAX_TERMS:
+        reason = f"proxy spectrum has {len(tree)} terms (> {BLEND_MAX_TERMS})"
         return {"weight": 1.0, "validation_r2": r2_sparse, "reason": reason}
-    b = trial.evaluate(X_val)
+    best = int(np.argmax([t["validation_r2"] for t in proxy.trials]))
+    b = tree_spectrum(proxy.trial_models[best], n).evaluate(X_val)
     d = a - b
     denom = float(d @ d)
     w = 1.0 if denom == 0.0 else float(np.clip((y_val - b) @ d / denom, 0.0, 1.0))

@@ -260,6 +260,7 @@ def select_and_refit(
     max_terms: int | None = None,
     forced: np.ndarray | None = None,
     linear: str = "all",
+    max_selected: int | None = None,
 ) -> Refinement:
     """Choose which candidate terms to keep by validation, then refit them on all rows.
 
@@ -279,6 +280,9 @@ def select_and_refit(
             the singletons among ``supports`` as ordinary candidates (for ``n`` close to or above
             the number of rows, where forcing ``n`` terms would leave no room). Defaults to
             ``"all"``.
+        max_selected: most candidates kept on top of the forced terms (``None`` = up to about
+            the number of fitting rows). A caller that uses only the strongest few hundred
+            supports caps it: the ridge fits of the sweep cost the cube of the support size.
 
     Returns:
         A :class:`Refinement` with a Fourier spectrum on ``n = masks.shape[1]`` players.
@@ -299,6 +303,8 @@ def select_and_refit(
     fit_rows = ~validation
     m_fit = int(fit_rows.sum())
     limit = int(min(pool.shape[0], max(m_fit - force.shape[0], m_fit // 2)))
+    if max_selected is not None:
+        limit = min(limit, int(max_selected))
     path: dict[str, list[tuple[int, float]]] = {}
     order_used = "none"
     if validation.sum() >= 2 and limit > 0:

@@ -41,7 +41,10 @@ _SCREEN_BLOCK = 256
 # Penalties on the L1 path and the path's coordinate-descent settings.
 _N_ALPHAS = 25
 _TOL = 1e-3
-_MAX_ITER = 2000
+_MAX_ITER = 500
+# Penalties computed at a time, and how many in a row past the best end the path early.
+_PATH_CHUNK = 5
+_PATH_PATIENCE = 5
 # Column scale of forced singletons (their penalty is divided by it).
 _FREE = 1e3
 
@@ -60,7 +63,10 @@ class SparseFit:
         n_columns: candidate columns (singletons, pairs, extra supports).
         n_pairs: pair columns among them.
         n_extra: extra (higher-order) columns among them.
-        cv_path: ``[(alpha, cv R² of the L1 fit, cv R² relaxed), ...]`` along the path.
+        cv_path: ``[(alpha, cv R² of the L1 fit, cv R² relaxed), ...]`` along the path (it
+            stops ``_PATH_PATIENCE`` penalties past the best).
+        oof: ``(m,)`` out-of-fold predictions at the chosen penalty: each row predicted by the
+            fold's fit that did not see it (columns screened without it too).
     """
 
     spectrum: SparseSpectrum
@@ -72,6 +78,7 @@ class SparseFit:
     n_pairs: int
     n_extra: int
     cv_path: list = field(default_factory=list)
+    oof: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def screen_pairs(X: np.ndarray, r: np.ndarray, k: int) -> np.ndarray:
@@ -173,9 +180,9 @@ def fit_sparse_moebius(
 
     folds = int(max(2, min(folds, m // 10)))
     fold_of = rng.permutation(np.arange(m) % folds)
-    sse = np.zeros((2, alphas.shape[0]))  # [L1 fit, least squares on its support]
-    sst = 0.0
     raw = _RawGram(D, y)
+    problems = []  # per fold: (scaled centred training problem, scaled test design, test values)
+    sst = 0.0
     for f in range(folds):
         test = fold_of == f
         if every_pair:  # the columns do not depend on the values: one Gram matrix for all folds
@@ -189,9 +196,29 @@ def fit_sparse_moebius(
             w = np.ones(sup_f.shape[0])
             if force_singletons:
                 w[:n] = _FREE
-        pred = _path_predictions(_scaled(problem, w), D_test * w, alphas, lasso_path)
-        sse += ((y[test][None, :, None] - pred) ** 2).sum(axis=1)
+        problems.append((_scaled(problem, w), D_test * w, test))
         sst += float(((y[test] - y[~test].mean()) ** 2).sum())
+    sse = np.zeros((2, alphas.shape[0]))  # [L1 fit, least squares on its support]
+    oof = np.zeros((2, m, alphas.shape[0]))
+    warm = [None] * folds
+    done = 0
+    # the path runs from the largest penalty down in chunks, warm-started where the last chunk
+    # ended (the same iterates as one call): past the cross-validated optimum the small
+    # penalties only cost time (coordinate descent converges slowest there), so it stops once
+    # _PATH_PATIENCE penalties in a row have not beaten the best
+    while done < alphas.shape[0]:
+        chunk = alphas[done : done + _PATH_CHUNK]
+        cols = slice(done, done + chunk.shape[0])
+        for f, (problem, D_test, test) in enumerate(problems):
+            pred, warm[f] = _path_predictions(problem, D_test, chunk, lasso_path, warm[f])
+            oof[:, test, cols] = pred
+        sse[:, cols] = ((y[None, :, None] - oof[:, :, cols]) ** 2).sum(axis=1)
+        done += chunk.shape[0]
+        best = int(np.argmin(np.min(sse[:, :done], axis=0)))  # ties: the larger penalty
+        if done - 1 - best >= _PATH_PATIENCE:
+            break
+    sse = sse[:, :done]
+    alphas = alphas[:done]
     cv_r2 = 1.0 - sse / sst if sst > 0 else np.zeros_like(sse)
     relaxed, best = np.unravel_index(int(np.argmax(cv_r2)), cv_r2.shape)
     intercept, beta = _fit_at(
@@ -215,6 +242,7 @@ def fit_sparse_moebius(
         n_pairs=int(n_pairs),
         n_extra=int(supports.shape[0] - n - n_pairs),
         cv_path=[(float(a), float(s), float(t)) for a, s, t in zip(alphas, *cv_r2, strict=True)],
+        oof=oof[relaxed, :, best].copy(),
     )
 
 
@@ -316,7 +344,7 @@ class _RawGram:
         return mu, ym, Gc, Dyc, m, max(yy - m * ym * ym, 0.0)
 
 
-def _lasso(G, Dy, m: int, yy: float, alphas, lasso_path) -> np.ndarray:
+def _lasso(G, Dy, m: int, yy: float, alphas, lasso_path, coef_init=None) -> np.ndarray:
     """``(p, a)`` L1 path from the centred Gram matrix alone (scikit-learn's Gram solver).
 
     With ``precompute`` and ``Xy`` given, ``lasso_path`` reads ``X`` only for its shape and
@@ -334,6 +362,7 @@ def _lasso(G, Dy, m: int, yy: float, alphas, lasso_path) -> np.ndarray:
             alphas=alphas,
             precompute=G,
             Xy=Dy,
+            coef_init=coef_init,
             tol=_TOL,
             max_iter=_MAX_ITER,
             check_input=False,
@@ -356,14 +385,18 @@ def _least_squares_on(G, Dy, active: np.ndarray) -> np.ndarray:
     return beta
 
 
-def _path_predictions(problem, D_test, alphas, lasso_path) -> np.ndarray:
+def _path_predictions(problem, D_test, alphas, lasso_path, coef_init=None):
     """``(2, t, a)`` predictions on ``D_test`` along the path of a centred ``problem``.
 
     ``[0]``: the L1 fits; ``[1]``: least squares refitted on each fit's support (the relaxed
     fits, exact on a noiseless sparse game; shrinkage wins on noisy ones: CV decides).
+
+    Returns:
+        ``(predictions, coefficients at the last penalty)``: the latter warm-starts a path
+        continued at smaller penalties (``coef_init``).
     """
     mu, ym, G, Dy, rows, yy = problem
-    coefs = _lasso(G, Dy, rows, yy, alphas, lasso_path)
+    coefs = _lasso(G, Dy, rows, yy, alphas, lasso_path, coef_init)
     relaxed = np.empty_like(coefs)
     previous, last = None, None
     for a in range(coefs.shape[1]):
@@ -378,7 +411,7 @@ def _path_predictions(problem, D_test, alphas, lasso_path) -> np.ndarray:
         previous = active
         relaxed[:, a] = last
     Tc = D_test - mu
-    return ym + np.stack([Tc @ coefs, Tc @ relaxed])
+    return ym + np.stack([Tc @ coefs, Tc @ relaxed]), coefs[:, -1].copy()
 
 
 def _fit_at(problem, alpha, relaxed: bool, lasso_path) -> tuple[float, np.ndarray]:

@@ -107,3 +107,13 @@ def test_selected_linear_terms_compete_and_bad_value():
     assert ref.validation_r2 > 0.99
     with pytest.raises(InvalidParameterError, match="'linear' parameter"):
         select_and_refit(X, y, cand, score, validation=val, linear="some")
+
+
+@pytest.mark.parametrize("cap", [0, 8, 20])
+def test_max_selected_caps_the_support_and_the_sweep(cap):
+    truth, X, y, val, cand, score = setup()
+    ref = select_and_refit(X, y, cand, score, validation=val, max_selected=cap)
+    assert ref.n_selected <= cap
+    assert max((k for path in ref.path.values() for k, _ in path), default=0) <= cap
+    uncapped = select_and_refit(X, y, cand, score, validation=val)
+    assert uncapped.n_selected > cap  # the cap is what stopped it

@@ -129,3 +129,52 @@ def test_screened_pairs_do_not_make_the_cross_validation_optimistic():
     fit = fit_sparse_moebius(X, y, np.random.default_rng(0), max_columns=300)
     assert fit.n_pairs < n * (n - 1) // 2  # the pairs were screened
     assert fit.cv_r2 < 0.05
+
+
+def _noisy_sparse_problem(n=30, m=800, noise=0.6, seed=4):
+    rng = np.random.default_rng(seed)
+    truth = known_game(n, rng)
+    X = uniform_masks(rng, n, m)
+    return X, truth.evaluate(X) + noise * rng.normal(size=m)
+
+
+def test_the_path_stopped_early_chooses_what_the_whole_path_chooses(monkeypatch):
+    import shapiq_spex.proxy.sparse_regression as sr
+
+    X, y = _noisy_sparse_problem()
+    early = fit_sparse_moebius(X, y, np.random.default_rng(3))
+    assert len(early.cv_path) < sr._N_ALPHAS  # it did stop before the smallest penalty
+    monkeypatch.setattr(sr, "_PATH_PATIENCE", 10**6)
+    whole = fit_sparse_moebius(X, y, np.random.default_rng(3))
+    assert len(whole.cv_path) == sr._N_ALPHAS
+    # the same iterates (warm starts continue the path), so the same choice and fit
+    assert whole.cv_path[: len(early.cv_path)] == early.cv_path
+    assert (whole.alpha, whole.relaxed) == (early.alpha, early.relaxed)
+    np.testing.assert_allclose(whole.spectrum.coefs, early.spectrum.coefs, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(whole.oof, early.oof)
+
+
+@pytest.mark.parametrize("n", [12, 60])  # every pair a column / pairs screened per fold
+def test_out_of_fold_predictions_never_saw_their_row(n):
+    # pure noise with free singletons: the fit on all rows explains some of the noise, a row's
+    # out-of-fold prediction cannot (it comes from a fit without that row)
+    rng = np.random.default_rng(5)
+    X = uniform_masks(rng, n, 400)
+    y = rng.normal(size=400)
+    fit = fit_sparse_moebius(X, y, np.random.default_rng(0), force_singletons=True)
+
+    def r2(pred):
+        return 1.0 - np.mean((y - pred) ** 2) / np.var(y)
+
+    assert fit.oof.shape == (400,)
+    assert r2(fit.spectrum.evaluate(X)) > 0.01
+    assert r2(fit.oof) < 0.0
+    assert abs(r2(fit.oof) - fit.cv_r2) < 0.05  # the same folds' errors
+
+
+def test_out_of_fold_predictions_track_the_cv_score_on_a_sparse_game():
+    X, y = _noisy_sparse_problem(noise=0.2)
+    fit = fit_sparse_moebius(X, y, np.random.default_rng(1))
+    r2 = 1.0 - np.mean((y - fit.oof) ** 2) / np.var(y)
+    assert r2 > 0.9
+    assert abs(r2 - fit.cv_r2) < 0.01
