@@ -350,14 +350,6 @@ class ProxySPEX(SparseApproximator):
         sparse = SPARSE_BYTES_PER_ENTRY * (self.n + 1)
         return PROXY_BYTES_PER_PLAYER * self.n + PROXY_BYTES_PER_QUERY + sparse
 
-    def _sparse_columns(self, queries: int) -> int:
-        """Most sparse-fit columns that keep ``queries`` rows within ``max_memory``."""
-        base = self.planned_bytes(queries) - SPARSE_BYTES_PER_ENTRY * (self.n + 1) * queries
-        spare = max(self.max_memory - base, 0)
-        a, b = SPARSE_BYTES_PER_GRAM_ENTRY, SPARSE_BYTES_PER_ENTRY * queries
-        columns = int((-b + math.sqrt(b * b + 4 * a * spare)) / (2 * a))  # a c² + b c <= spare
-        return max(self.n + 1, min(SPARSE_COLUMNS, columns))
-
     def _workspace_bytes(self, queries: int) -> int:
         return PROXY_WORKSPACE_BYTES
 
@@ -496,40 +488,71 @@ class ProxySPEX(SparseApproximator):
             clean=True,
             max_selected=MAX_SELECTED,
         )
-        t0 = time.perf_counter()
-        extra = proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4)
-        sparse = fit_sparse_moebius(
-            train,
-            y_train,
-            copy.deepcopy(rng_cv),
-            extra=extra,
-            max_columns=self._sparse_columns(train.shape[0]),
-            force_singletons=fit_details["linear_terms"] == "all",
+        surrogate = sparse_surrogate(
+            self, train, y_train, validation, proxy, refined, rng_cv, fit_details["linear_terms"]
         )
-        spectrum = sparse.spectrum.to_fourier()
-        tree = tree_spectrum(proxy.model, self.n) if proxy.trial_models else None
-        blend = proxy_blend(
-            proxy, sparse.oof[validation], train[validation], y_train[validation], self.n, tree
-        )
-        if blend["weight"] < 1.0:
-            spectrum = _scaled(spectrum, blend["weight"]) + _scaled(tree, 1.0 - blend["weight"])
         return {
-            "spectrum": spectrum,
-            "validation_r2": blend["validation_r2"],
-            "blend_weight": blend["weight"],
-            "blend_reason": blend["reason"],
+            **surrogate,
             "n_validation": int(validation.sum()),
-            "cv_r2": sparse.cv_r2,
-            "cv_folds": sparse.folds,
             "proxy_trials": proxy.trials,
             **fit_details,
-            "sparse_alpha": sparse.alpha,
-            "sparse_relaxed": sparse.relaxed,
-            "sparse_columns": sparse.n_columns,
-            "sparse_pairs": sparse.n_pairs,
-            "sparse_proxy_columns": sparse.n_extra,
-            "sparse_time_s": time.perf_counter() - t0,
         }
+
+
+def sparse_columns(approx, queries: int) -> int:
+    """Most sparse-fit columns that keep ``queries`` rows within ``approx.max_memory``.
+
+    ``approx._bytes_per_query`` must include the singleton columns'
+    ``SPARSE_BYTES_PER_ENTRY * (n + 1)`` (always there); more columns take what is left.
+    """
+    base = approx.planned_bytes(queries) - SPARSE_BYTES_PER_ENTRY * (approx.n + 1) * queries
+    spare = max(approx.max_memory - base, 0)
+    a, b = SPARSE_BYTES_PER_GRAM_ENTRY, SPARSE_BYTES_PER_ENTRY * queries
+    columns = int((-b + math.sqrt(b * b + 4 * a * spare)) / (2 * a))  # a c² + b c <= spare
+    return max(approx.n + 1, min(SPARSE_COLUMNS, columns))
+
+
+def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv, linear) -> dict:
+    """The sparse fit over the selected proxy terms, blended with the proxy (steps 5 and 6).
+
+    Shared by ProxySPEX and HybridSPEX. ``refined`` is the selection of
+    :func:`fit_and_refine` (its supports are offered to the sparse fit), ``linear`` its
+    ``linear_terms`` choice (``"all"`` forces the singletons).
+
+    Returns:
+        ``{"spectrum", "validation_r2", "blend_weight", "blend_reason", "cv_r2", ...}``; the
+        validation R² is the blend's on the ``validation`` rows (see :func:`proxy_blend`).
+    """
+    t0 = time.perf_counter()
+    sparse = fit_sparse_moebius(
+        train,
+        y_train,
+        copy.deepcopy(rng_cv),
+        extra=proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4),
+        max_columns=sparse_columns(approx, train.shape[0]),
+        force_singletons=linear == "all",
+    )
+    spectrum = sparse.spectrum.to_fourier()
+    tree = tree_spectrum(proxy.model, approx.n) if proxy.trial_models else None
+    blend = proxy_blend(
+        proxy, sparse.oof[validation], train[validation], y_train[validation], approx.n, tree
+    )
+    if blend["weight"] < 1.0:
+        spectrum = _scaled(spectrum, blend["weight"]) + _scaled(tree, 1.0 - blend["weight"])
+    return {
+        "spectrum": spectrum,
+        "validation_r2": blend["validation_r2"],
+        "blend_weight": blend["weight"],
+        "blend_reason": blend["reason"],
+        "cv_r2": sparse.cv_r2,
+        "cv_folds": sparse.folds,
+        "sparse_alpha": sparse.alpha,
+        "sparse_relaxed": sparse.relaxed,
+        "sparse_columns": sparse.n_columns,
+        "sparse_pairs": sparse.n_pairs,
+        "sparse_proxy_columns": sparse.n_extra,
+        "sparse_time_s": time.perf_counter() - t0,
+    }
 
 
 def _scaled(spectrum: SparseSpectrum, factor: float) -> SparseSpectrum:

@@ -175,3 +175,33 @@ def test_default_stage_is_the_spex_design():
     stage = spex_structured_stage(caller, 32, 1000, np.random.default_rng(0))
     assert caller.queries == stage.masks.shape[0] <= 1000
     assert len(stage.peeled) > 0
+
+
+def test_the_validation_rows_choose_between_the_refit_and_the_sparse_fit(monkeypatch):
+    import shapiq_spex.approximators.hybrid as hybrid_module
+
+    # many hierarchical terms plus noise, as in texts: the sparse Möbius fit is the better one
+    game = SparseMoebiusGame(40, 60, 4, hierarchical=True, noise_std=0.3, random_state=1)
+    chosen = HybridSPEX(40, 2, random_state=0)
+    r2_chosen = run(chosen, 2000, game)
+    d = chosen.report_.details
+    assert d["surrogate"] == "sparse fit blended with the proxy"
+    assert d["validation_r2"] > d["selection_validation_r2"]
+
+    real = hybrid_module.sparse_surrogate
+
+    def never_better(*args):  # the sparse fit as scored, but never preferred
+        return {**real(*args), "validation_r2": -np.inf}
+
+    monkeypatch.setattr(hybrid_module, "sparse_surrogate", never_better)
+    refit_only = HybridSPEX(40, 2, random_state=0)
+    r2_refit = run(refit_only, 2000, game)
+    assert refit_only.report_.details["surrogate"] == "selection refit"
+    assert r2_chosen > r2_refit + 0.005
+
+
+def test_parity_game_keeps_the_refit_that_represents_it():
+    game = SparseFourierGame(48, 30, 3, min_degree=3, noise_std=0.05, random_state=0)
+    hybrid = HybridSPEX(48, 2, random_state=0)
+    assert run(hybrid, 2000, game) >= 0.99
+    assert hybrid.report_.details["surrogate"] == "selection refit"
