@@ -88,6 +88,9 @@ OWN_QUERIES = (
     "RegressionFBII",
 )
 BASELINES = ("linear", "lasso_pairs", "lgbm_proxy")
+#: ProxySPEX with ``target_r2`` (rounds 250, 500, 1,000, ...), run once per text and seed at the
+#: text's largest budget; its coalitions are the fixed runs' prefixes, so it costs no model time.
+TARGET_METHODS = {"ProxySPEX_target90": 0.9, "ProxySPEX_target95": 0.95}
 MAX_PAIRS = 2000
 
 
@@ -200,9 +203,9 @@ def fit_lgbm_proxy(X, y, seed: int):
 
 
 # ---------------------------------------------------------------------------- one method
-def run_ours(cls, n, budget, seed, engine, hold, y_hold):
+def run_ours(cls, n, budget, seed, engine, hold, y_hold, **options):
     counted = Counted(engine)
-    approx = cls(n, None, "Moebius", random_state=seed)
+    approx = cls(n, None, "Moebius", random_state=seed, **options)
     start = time.perf_counter()
     iv = approx.approximate(budget, counted)
     wall = time.perf_counter() - start
@@ -304,11 +307,14 @@ def parse_methods(spec: str) -> list[str]:
     if spec == "core":
         return list(CORE)
     if spec == "all":
-        return list(CORE) + list(OWN_QUERIES)
+        return list(CORE) + list(TARGET_METHODS) + list(OWN_QUERIES)
+    if spec == "targets":
+        return list(TARGET_METHODS)
     names = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = set(names) - set(CORE) - set(OWN_QUERIES)
+    known = list(CORE) + list(TARGET_METHODS) + list(OWN_QUERIES)
+    unknown = set(names) - set(known)
     if unknown:
-        msg = f"Unknown method(s) {sorted(unknown)}; known: {list(CORE) + list(OWN_QUERIES)}."
+        msg = f"Unknown method(s) {sorted(unknown)}; known: {known}."
         raise SystemExit(msg)
     if any(b in names for b in BASELINES) and "ProxySPEX" not in names:
         names.insert(0, "ProxySPEX")  # the baselines fit ProxySPEX's recorded queries
@@ -416,8 +422,15 @@ def main() -> None:
                     )
                     if key in done and not needs_record:
                         continue
+                    if method in TARGET_METHODS and budget != max(text_budgets):
+                        continue  # one run up to the largest budget: it stops where it stops
                     try:
-                        if method in ours:
+                        if method in TARGET_METHODS:
+                            options = {"target_r2": TARGET_METHODS[method]}
+                            row, _ = run_ours(
+                                ProxySPEX, n, budget, seed, engine, hold, y_hold, **options
+                            )
+                        elif method in ours:
                             row, counted = run_ours(
                                 ours[method], n, budget, seed, engine, hold, y_hold
                             )
@@ -543,7 +556,7 @@ def targets(rows: list[dict]) -> list[dict]:
             texts = {r["text_id"] for r in by[ours]}
             base = {}
             for m, sel in by.items():
-                if m in ("ProxySPEX", "HybridSPEX", "SPEX"):
+                if m in ("ProxySPEX", "HybridSPEX", "SPEX") or m in TARGET_METHODS:
                     continue
                 if texts <= {r["text_id"] for r in sel}:
                     base[m] = float(_seed_means(sel, texts).mean())
@@ -633,6 +646,50 @@ def spex_vs_linear(rows: list[dict]) -> list[dict]:
     return out
 
 
+def target_queries(rows: list[dict]) -> list[dict]:
+    """Per (bucket, target): queries a ``target_r2`` run spent against fixed budgets.
+
+    ``fixed needed``: per (text, seed), the smallest fixed-budget ProxySPEX run (500, 1,000,
+    2,000, 4,000) whose *true* held-out R² reaches the target, averaged over the runs where one
+    does; ``reached``: runs whose reported R² reached the target within the largest budget.
+    """
+    ok = [r for r in rows if "r2" in r]
+    fixed = {}
+    for r in ok:
+        if r["method"] == "ProxySPEX":
+            fixed.setdefault((r["text_id"], r["seed"]), []).append(r)
+    cells = {}
+    for r in ok:
+        if r["method"] in TARGET_METHODS:
+            cells.setdefault((r["bucket"], TARGET_METHODS[r["method"]]), []).append(r)
+    out = []
+    for (bucket, target), sel in sorted(
+        cells.items(), key=lambda kv: (int(kv[0][0].split("-")[0]), kv[0][1])
+    ):
+        needed = []
+        for r in sel:
+            runs = sorted(fixed.get((r["text_id"], r["seed"]), []), key=lambda f: f["budget"])
+            hit = [f["budget"] for f in runs if f["r2"] >= target]
+            if hit:
+                needed.append(hit[0])
+        out.append(
+            {
+                "bucket": bucket,
+                "target": target,
+                "runs": len(sel),
+                "reached": f"{sum(bool(r['target_reached']) for r in sel)} of {len(sel)}",
+                "queries": float(np.mean([r["queries"] for r in sel])),
+                "max_budget": float(np.mean([r["budget"] for r in sel])),
+                "true_r2": float(np.mean([r["r2"] for r in sel])),
+                "true_below": sum(r["r2"] < target for r in sel),
+                "fixed_needed": float(np.mean(needed)) if needed else float("nan"),
+                "fixed_runs": f"{len(needed)} of {len(sel)}",
+                "overhead_s": float(np.mean([r["overhead_s"] for r in sel])),
+            }
+        )
+    return out
+
+
 def write_table(rows: list[dict], out: Path) -> None:
     model_file = out / f"{NAME}_model.json"
     if model_file.exists():  # model time of cached rows: measured rate x queries
@@ -683,6 +740,19 @@ def write_table(rows: list[dict], out: Path) -> None:
         ("unresolved", "reported unresolved", ""),
         ("linear_returned", "linear fit returned", ""),
     ]
+    qcols = [
+        ("bucket", "words", ""),
+        ("target", "target R²", ".2f"),
+        ("runs", "runs", ""),
+        ("reached", "reported reached", ""),
+        ("queries", "queries used", ".0f"),
+        ("max_budget", "max budget", ".0f"),
+        ("true_r2", "true R² at stop", ".3f"),
+        ("true_below", "runs true < target", ""),
+        ("fixed_needed", "fixed budget needed", ".0f"),
+        ("fixed_runs", "runs a fixed budget reached", ""),
+        ("overhead_s", "fit s (all rounds)", ".2f"),
+    ]
     ours = [r for r in rows if r.get("method") in ("ProxySPEX", "HybridSPEX", "SPEX") and "r2" in r]
     gaps = np.array(
         [r["reported_r2"] - r["r2"] for r in ours if np.isfinite(r.get("reported_r2", np.nan))]
@@ -711,6 +781,12 @@ def write_table(rows: list[dict], out: Path) -> None:
         "peeled spectrum lost to its own first-order least-squares fit on held-out coalitions, "
         "so that fit was returned.\n\n"
         + md_table(spex_vs_linear(rows), scols)
+        + "\n## Asking for a target R² instead of a budget (issue 15)\n\n"
+        "`ProxySPEX(target_r2=...)` queries in nested rounds (250, 500, 1,000, ...) up to the "
+        "text's largest budget here and stops when its reported R² reaches the target. 'fixed "
+        "budget needed': the smallest fixed budget (500, 1,000, 2,000, 4,000) whose true R² "
+        "reaches the target on the same text and seed, averaged over the runs where one did.\n\n"
+        + md_table(target_queries(rows), qcols)
         + "\n## All methods\n\n"
         + md_table(summary, cols)
         + "\n"

@@ -23,7 +23,10 @@ degree <= 4), parity-type Fourier games (``SparseFourierGame``, 60 terms of degr
 and with noise, and a real LightGBM regressor on scikit-learn's breast-cancer data (30 features)
 explained locally through ``shapiq.imputer.MarginalImputer``.
 
-Usage: ``python benchmarks/proxyspex_vs_shapiq.py [--quick] [--shapiq-cap SECONDS]``.
+Usage: ``python benchmarks/proxyspex_vs_shapiq.py [--quick | --speed] [--shapiq-cap SECONDS]``.
+``--speed`` runs issue 15's cost cells only (``SPEED``: ours, shapiq ``hpo=False`` and shapiq's
+default at n = 64, 128, 256 with 2,000 queries, ours also at n = 128 with 4,000) into
+``proxyspex_vs_shapiq_speed.{md,jsonl}``; run it on a quiet machine.
 Writes ``benchmarks/results/proxyspex_vs_shapiq.{md,jsonl}`` (``--quick``: a smoke run on small
 games without shapiq's default, written to ``proxyspex_vs_shapiq_quick.{md,jsonl}``). The
 moderate run took 33 minutes of wall time on the shared 2-core machine that produced the
@@ -100,6 +103,12 @@ MODERATE = (
     Cell("parity", 128, 0.1, (3000, 5000, 12000, 20000), (0,)),
     Cell("real", 30, 0.0, (250, 500, 1000, 3000), (0, 1)),
 )
+SPEED = (  # issue 15's cost targets: end to end vs shapiq's default, and our fit at n=128/4000
+    Cell("hierarchical", 64, 0.0, (2000,), (0, 1, 2), (2000,)),
+    Cell("hierarchical", 128, 0.0, (2000, 4000), (0, 1, 2), (2000,)),
+    Cell("hierarchical", 256, 0.0, (2000,), (0, 1, 2), (2000,)),
+)
+SPEED_METHODS = ("ours ProxySPEX", SQ_FAST, SQ_DEFAULT)
 QUICK = (  # a smoke run: no shapiq-default cells, results go to *_quick.{md,jsonl}
     Cell("hierarchical", 32, 0.0, (300, 1000), (0,)),
     Cell("parity", 32, 0.1, (1000, 3000), (0,)),
@@ -245,7 +254,7 @@ def ksii_error(truth_iv, est) -> float:
 
 
 # ----------------------------------------------------------------------------- main loop
-def run(cells, shapiq_cap: float, partial: Path | None = None) -> list[dict]:
+def run(cells, shapiq_cap: float, partial: Path | None = None, methods=METHODS) -> list[dict]:
     """Run every cell; each finished row is also appended to ``partial`` (if given)."""
     rows = []
     masks = {}
@@ -261,7 +270,7 @@ def run(cells, shapiq_cap: float, partial: Path | None = None) -> list[dict]:
             y = truth_fn(X)
             truth_ksii = None if truth is None else to_interaction_values(truth, "k-SII", 2)
             for budget in cell.budgets:
-                for method in METHODS:
+                for method in methods:
                     if method == SQ_DEFAULT:
                         if budget not in cell.shapiq_default_budgets or seed != cell.seeds[0]:
                             continue
@@ -419,12 +428,21 @@ def summarize(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help="issue 15's cost cells only (n = 64, 128, 256 at 2,000 queries, n = 128 at 4,000;"
+        " ours, shapiq hpo=False and shapiq's default; about 10 minutes)",
+    )
     parser.add_argument("--shapiq-cap", type=float, default=420.0, help="seconds per default run")
     args = parser.parse_args()
-    cells = QUICK if args.quick else MODERATE
-    name = f"{NAME}_quick" if args.quick else NAME
+    cells, methods, name = MODERATE, METHODS, NAME
+    if args.quick:
+        cells, name = QUICK, f"{NAME}_quick"
+    elif args.speed:
+        cells, methods, name = SPEED, SPEED_METHODS, f"{NAME}_speed"
     start = time.perf_counter()
-    rows = run(cells, args.shapiq_cap, RESULTS / f"{name}.partial.jsonl")
+    rows = run(cells, args.shapiq_cap, RESULTS / f"{name}.partial.jsonl", methods)
     markdown = summarize(rows)
     markdown += f"\nTotal wall time of this run: {time.perf_counter() - start:.0f} s.\n"
     write_results(name, rows, markdown)
