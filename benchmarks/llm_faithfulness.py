@@ -25,8 +25,9 @@ Rotten Tomatoes below 64 words, IMDB above, ``<br />`` removed):
   words (bucket ``256-383``: 10 and 18 sentences), since the 24 texts above have at most 9.
 * ``smollm2-word``: the same prompt and answer with word players, on the 8-15 and 16-31 word texts.
 
-SmolLM2 costs about 0.25-0.5 s per query on these cores, so its games hold out
-``--n-hold`` 300 masks per text by default (the first 300 of the same seeded draw of 1,000).
+SmolLM2 costs about 55-65 ms per query on the short word-player prompts and 0.5-0.8 s on the long
+sentence-player ones (2 shared cores, 1 thread), so its games hold out ``--n-hold`` 300 masks per
+text by default (the first 300 of the same seeded draw of 1,000).
 
 Methods on the same queries (the coalitions our ProxySPEX queried, recorded, so the baselines cost
 no extra model time):
@@ -895,11 +896,19 @@ def write_table(
             f"Game: {GAMES[game_name]['about']}\n\n"
         )
     if n_hold < N_HOLD:
+        rates = [r["model_s_per_query"] for r in rows if np.isfinite(r.get("model_s_per_query", 0))]
+        cost = (
+            f" ({1000 * min(rates):.0f}-{1000 * max(rates):.0f} ms per query here, measured on the "
+            "held-out answers)"
+            if rates
+            else ""
+        )
         header += (
             f"Held-out masks: {n_hold:,} per text instead of the protocol's {N_HOLD:,} (the first "
-            f"{n_hold:,} of the same seeded draw): SmolLM2 costs 0.25-0.5 s per query on these "
-            "2 shared cores (the 'model s' column), so 1,000 held-out answers per text would cost "
-            "more than the fits' own queries at these budgets.\n\n"
+            f"{n_hold:,} of the same seeded draw), because the model is expensive on these 2 "
+            f"shared cores{cost}: held-out answers are model time spent only on scoring, and "
+            f"{n_hold:,} kept the run within its time. With {n_hold:,} masks a held-out R² has a "
+            "sampling error of up to a few hundredths.\n\n"
         )
     text = (
         header
