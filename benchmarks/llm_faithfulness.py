@@ -813,6 +813,14 @@ def write_table(
         for r in rows:
             if not np.isfinite(r.get("model_s", np.nan)) and r.get("text_id") in rate:
                 r["model_s"] = rate[r["text_id"]] * r.get("queries", 0)
+    measured = {  # else the rate measured by another run of the same text
+        r["text_id"]: r["model_s_per_query"]
+        for r in rows
+        if np.isfinite(r.get("model_s_per_query", np.nan))
+    }
+    for r in rows:
+        if not np.isfinite(r.get("model_s", np.nan)) and r.get("text_id") in measured:
+            r["model_s"] = measured[r["text_id"]] * r.get("queries", 0)
     summary = summarize(rows)
     cols = [
         ("bucket", "words", ""),
