@@ -763,7 +763,7 @@ class SparseApproximator(Approximator):
 
     # ------------------------------------------------------------------ one call
     def _exact_if_affordable(
-        self, budget: Any, game: Any, start: float
+        self, budget: Any, game: Any, start: float, *, defer: bool = False
     ) -> InteractionValues | None:
         """Start a call; exact values when the plan takes the exact path, else ``None``.
 
@@ -772,19 +772,43 @@ class SparseApproximator(Approximator):
         made. Sampling, decoding or fitting a proxy on every coalition can only be less accurate
         than the exact Möbius transform of the full table, so every approximator takes this path
         when it fits ``max_memory``. ``report_.details["exact"]`` says it was taken.
+        With ``defer`` the plan is made but the caller takes the exact path itself (it may
+        stop earlier: ``target_r2`` rounds), through :meth:`_exact_result`.
         """
         for name in ("spectrum_", "report_", "_plan_"):
             self.__dict__.pop(name, None)
         self._interaction_lookup = {}
         self._plan_ = self.plan(budget)
         budget = self._plan_.budget
-        if not self._plan_.exact:
+        if not self._plan_.exact or defer:
             return None
+        caller = GameCaller(game, self.n, 2**self.n)
+        return self._exact_result(caller, budget=budget, start=start, details={"exact": True})
+
+    def _exact_result(
+        self,
+        caller: GameCaller,
+        *,
+        budget: int,
+        start: float,
+        details: dict[str, Any],
+        known: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> InteractionValues:
+        """Exact values from the whole table of ``2^n`` game values.
+
+        ``known`` = ``(masks, values)`` already paid for through ``caller``: only the other
+        coalitions are queried, so nothing is paid twice.
+        """
         from shapiq_spex.spectra.exact import all_coalitions, exact_moebius_spectrum
 
-        caller = GameCaller(game, self.n, 2**self.n)
         masks = all_coalitions(self.n)
-        values = caller(masks)
+        values = np.empty(masks.shape[0])
+        missing = np.ones(masks.shape[0], dtype=bool)
+        if known is not None:
+            rows = known[0].astype(np.int64) @ (np.int64(1) << np.arange(self.n, dtype=np.int64))
+            values[rows] = known[1]
+            missing[rows] = False
+        values[missing] = caller(masks[missing])
         del masks
         spectrum = exact_moebius_spectrum(values, self.n)
         return self._result(
@@ -793,7 +817,7 @@ class SparseApproximator(Approximator):
             budget=budget,
             start=start,
             empty_value=float(values[0]),
-            details={"exact": True},
+            details=details,
             faithfulness_r2=1.0,  # an exact transform of every coalition's value
         )
 

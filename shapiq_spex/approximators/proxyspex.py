@@ -399,19 +399,66 @@ class ProxySPEX(SparseApproximator):
             InvalidGameError: wrong ``n_players``, wrongly shaped or non-finite game values.
         """
         start = time.perf_counter()
-        exact = self._exact_if_affordable(budget, game, start)
+        # with a target, rounds below 2^n come first: the whole table may not be needed
+        exact = self._exact_if_affordable(budget, game, start, defer=self.target_r2 is not None)
         if exact is not None:
             return exact
+        if self._plan_.exact:
+            return self._rounds_then_exact(self._plan_.budget, game, start)
         budget = check_budget(budget, self.min_budget(), what="ProxySPEX")
         budget = self._capped_budget(budget, self.min_budget())
         caller = GameCaller(game, self.n, budget)
         n_train, n_hold = self._plan(budget)
         streams = spawn(self._make_rng(), 5)
-        rng_train, rng_hold, rng_split, rng_proxy, rng_cv = streams
+        train, y_train, fit, rounds, sample_s = self._run_rounds(
+            caller, self._round_sizes(n_train), streams
+        )
+        return self._finish(
+            caller, budget, start, train, y_train, fit, rounds, sample_s, n_hold, streams[1]
+        )
 
-        t0 = time.perf_counter()
-        sizes = self._round_sizes(n_train)
-        sample_s = time.perf_counter() - t0
+    def _rounds_then_exact(self, budget: int, game, start: float) -> InteractionValues:
+        """A ``target_r2`` call whose budget covers every coalition.
+
+        Rounds of ``FIRST_ROUND``, twice as many, ... distinct coalitions while they are fewer
+        than ``2^n`` (and fit ``max_memory``); when none reaches the target, the coalitions not
+        yet paid for are queried and the exact values returned (``details["exact"]``).
+        """
+        n_all = 2**self.n
+        useful = self._queries_within(self.max_memory, n_all)
+        sizes = []
+        size = max(FIRST_ROUND, MIN_TRAIN)
+        while size < n_all and math.ceil(size / (1.0 - self.holdout_fraction)) <= useful:
+            sizes.append(size)
+            size *= 2
+        caller = GameCaller(game, self.n, n_all)
+        streams = spawn(self._make_rng(), 5)
+        rounds = []
+        if sizes:
+            train, y_train, fit, rounds, sample_s = self._run_rounds(caller, sizes, streams)
+            if fit["validation_r2"] >= self.target_r2:
+                total = min(math.ceil(train.shape[0] / (1.0 - self.holdout_fraction)), n_all)
+                n_hold = min(self._plan(total)[1], n_all - train.shape[0])
+                return self._finish(
+                    caller, budget, start, train, y_train, fit, rounds, sample_s, n_hold, streams[1]
+                )
+        details = {
+            "exact": True,
+            "rounds": [*rounds, {"queries": n_all, "validation_r2": 1.0}],
+            "target_r2": self.target_r2,
+            "target_reached": True,
+        }
+        known = (train, y_train) if sizes else None
+        return self._exact_result(caller, budget=budget, start=start, details=details, known=known)
+
+    def _run_rounds(self, caller: GameCaller, sizes: list[int], streams: list) -> tuple:
+        """Query and fit nested rounds of ``sizes`` training coalitions (see the class doc).
+
+        Returns ``(train, y_train, fit, rounds, sample_s)`` of the last round fitted: the first
+        whose validation R² reaches ``target_r2``, or the last of ``sizes``.
+        """
+        rng_train, _, rng_split, rng_proxy, rng_cv = streams
+        sample_s = 0.0
         train = np.zeros((0, self.n), dtype=bool)
         y_train = np.zeros(0)
         rounds = []
@@ -429,6 +476,12 @@ class ProxySPEX(SparseApproximator):
             rounds.append({"queries": int(caller.queries), "validation_r2": fit["validation_r2"]})
             if self.target_r2 is not None and fit["validation_r2"] >= self.target_r2:
                 break
+        return train, y_train, fit, rounds, sample_s
+
+    def _finish(
+        self, caller, budget, start, train, y_train, fit, rounds, sample_s, n_hold, rng_hold
+    ) -> InteractionValues:
+        """Held-out coalitions (if any), the report and the returned values of a fitted call."""
         hold = uniform_masks(rng_hold, self.n, n_hold, include_extremes=False, exclude=train)
         y_hold = caller(hold)
         spectrum = fit.pop("spectrum")

@@ -85,27 +85,30 @@ def _canonical(masks: np.ndarray) -> np.ndarray:
 def _sample_codes(rng, n: int, count: int, taken: np.ndarray, pairing: bool) -> np.ndarray:
     """``count`` distinct free coalitions (or pair representatives) as ``(count, n)`` masks.
 
-    Codes are read in chunks of :data:`_CHUNK` and the first ``count`` free distinct ones kept
-    (prefix-stable). When ``count`` exceeds half of the free codes, they are drawn exactly
-    without replacement instead.
+    Codes are read in chunks of :data:`_CHUNK` and the first free distinct ones kept, up to
+    half of the free codes; the codes left after that half follow in a random permutation (a
+    coupon collector would need ever more draws for them). Both parts depend on ``count`` only
+    through where they are cut, so a larger ``count`` extends a smaller one (prefix-stable:
+    ``target_r2`` rounds nest), and the whole order is a uniform random permutation.
     """
     free = np.flatnonzero(~taken)
     shift = 1 if pairing else 0  # pair codes: player 0 absent, bits 1..n-1 = code
-    if 2 * count > free.shape[0]:
-        codes = rng.choice(free, size=count, replace=False, shuffle=True)
-        return _codes_to_masks(codes.astype(np.int64) << shift, n)
+    half = free.shape[0] // 2
+    goal = min(count, half)
     occupied = taken.copy()
-    out = []
+    out = [np.zeros(0, dtype=np.int64)]
     found = 0
-    while found < count:
+    while found < goal:
         chunk = rng.integers(0, taken.shape[0], size=_CHUNK, dtype=np.int64)
         _, first = np.unique(chunk, return_index=True)
         first = np.sort(first)  # first occurrences, in draw order
-        first = first[~occupied[chunk[first]]][: count - found]
+        first = first[~occupied[chunk[first]]][: goal - found]
         occupied[chunk[first]] = True
         out.append(chunk[first])
         found += first.shape[0]
-    return _codes_to_masks(np.concatenate(out) << shift, n)
+    if count > half:
+        out.append(rng.permutation(np.flatnonzero(~occupied))[: count - half])
+    return _codes_to_masks(np.concatenate(out).astype(np.int64) << shift, n)
 
 
 def _sample_rejection(rng, n: int, count: int, taken_keys: np.ndarray, pairing: bool):

@@ -306,5 +306,63 @@ def test_reported_r2_tracks_fresh_r2_on_a_noisy_game():
 
 
 def test_target_r2_with_pairing_is_refused():
-    with pytest.raises(InvalidParameterError, match="'target_r2'.*pairing"):
+    with pytest.raises(InvalidParameterError, match=r"'target_r2'.*pairing"):
         ProxySPEX(10, 2, target_r2=0.9, pairing=True)
+
+
+class _Table:
+    """A dense random game on ``n`` players: no sparse surrogate reaches a high R²."""
+
+    def __init__(self, n, seed):
+        self.n_players = n
+        self.values = np.random.default_rng(seed).normal(size=2**n)
+
+    def __call__(self, coalitions):
+        rows = np.asarray(coalitions, dtype=np.int64) @ (1 << np.arange(self.n_players))
+        return self.values[rows]
+
+
+def test_target_r2_with_a_budget_of_every_coalition_still_stops_early():
+    """A budget >= 2^n does not force the exact path when a round already reaches the target."""
+    n = 10
+    game = _Recording(SparseMoebiusGame(n, 5, 2, random_state=2))
+    approx = ProxySPEX(n, 2, random_state=0, target_r2=0.9)
+    approx.approximate(4000, game)
+    assert approx.report_.details["target_reached"] is True
+    assert "exact" not in approx.report_.details
+    assert approx.report_.queries == np.concatenate(game.rows).shape[0] == 250 < 2**n
+
+
+@pytest.mark.parametrize("holdout_fraction", [0.0, 0.1])
+def test_target_r2_ends_exact_paying_each_coalition_once(holdout_fraction):
+    """When no round reaches the target, the rest of the table is queried: exact values."""
+    n = 10
+    game = _Recording(_Table(n, seed=4))
+    approx = ProxySPEX(
+        n, 3, "Moebius", random_state=0, target_r2=0.99, holdout_fraction=holdout_fraction
+    )
+    iv = approx.approximate(4000, game)
+    details = approx.report_.details
+    assert details["exact"] is True
+    assert details["target_reached"] is True
+    assert all(r["validation_r2"] < 0.99 for r in details["rounds"][:-1])
+    assert details["rounds"][-1] == {"queries": 2**n, "validation_r2": 1.0}
+    asked = np.concatenate(game.rows)
+    assert asked.shape[0] == approx.report_.queries == iv.estimation_budget == 2**n
+    assert np.unique(asked, axis=0).shape[0] == 2**n
+    plain = ProxySPEX(n, 3, "Moebius", random_state=0).approximate(4000, game.game)
+    keys = set(plain.interaction_lookup) | set(iv.interaction_lookup)
+    assert max(abs(plain[k] - iv[k]) for k in keys) < 1e-10
+
+
+def test_target_r2_rounds_nest_beyond_half_of_the_coalitions():
+    """n = 12, 4,000 queries: the last round draws more than half of the 4,096 coalitions."""
+    n = 12
+    game = _Recording(_Table(n, seed=5))
+    approx = ProxySPEX(n, 2, random_state=0, target_r2=0.99)
+    approx.approximate(4000, game)
+    details = approx.report_.details
+    assert [r["queries"] for r in details["rounds"]] == [250, 500, 1000, 2000, 4000]
+    assert details["target_reached"] is False
+    asked = np.concatenate(game.rows)
+    assert np.unique(asked, axis=0).shape[0] == asked.shape[0] == 4000

@@ -111,7 +111,7 @@ def test_selected_linear_terms_compete_and_bad_value():
 
 @pytest.mark.parametrize("cap", [0, 8, 20])
 def test_max_selected_caps_the_support_and_the_sweep(cap):
-    truth, X, y, val, cand, score = setup()
+    _truth, X, y, val, cand, score = setup()
     ref = select_and_refit(X, y, cand, score, validation=val, max_selected=cap)
     assert ref.n_selected <= cap
     assert max((k for path in ref.path.values() for k, _ in path), default=0) <= cap

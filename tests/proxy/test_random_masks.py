@@ -135,3 +135,29 @@ def test_small_n_uniform_over_codes():
     expected = 400 * 4 / 14
     chi2 = float(((counts[1:15] - expected) ** 2 / expected).sum())
     assert chi2 < 36.1  # 13 degrees of freedom, p = 0.001
+
+
+@pytest.mark.parametrize("n", [5, 10, 12])
+def test_draws_nest_past_half_of_the_coalitions(n):
+    """Counts above half of the free coalitions extend the smaller draws too (target rounds)."""
+    space = 2**n
+    sizes = sorted({3, space // 4, space // 2 - 1, space // 2, space // 2 + 1, space - 3, space})
+    big = uniform_masks(np.random.default_rng(3), n, space)
+    assert unique_masks(big).shape[0] == space
+    for m in sizes:
+        small = uniform_masks(np.random.default_rng(3), n, m)
+        np.testing.assert_array_equal(small, big[:m])
+
+
+@pytest.mark.parametrize("position", [4, 12])
+def test_every_position_is_uniform_over_the_free_codes(position):
+    """Both the drawn half (position 4) and the permuted rest (position 12) are uniform."""
+    counts = np.zeros(16)
+    seeds = 1400
+    for seed in range(seeds):
+        x = uniform_masks(np.random.default_rng(seed), 4, 16)
+        counts[x[position].astype(int) @ (1 << np.arange(4))] += 1
+    assert counts[0] == counts[15] == 0
+    expected = seeds / 14
+    chi2 = float(((counts[1:15] - expected) ** 2 / expected).sum())
+    assert chi2 < 34.5  # 13 degrees of freedom, p = 0.001
