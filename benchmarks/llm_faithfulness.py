@@ -53,6 +53,12 @@ its 2,000, 1,000, 500).
 row is that rate times the row's queries (cached answers take no model time), ``overhead_s`` is
 the method's own wall time with every answer cached.
 
+Runtime on 2 cores (summed from the committed rows, which come from several resumed runs):
+filling the MiniLM caches takes about 35 minutes (3-90 ms per query from 8 to 255 words, up to
+5,000 coalitions per text), the fits of ``--methods core`` about 23 (LASSO over pairs 13 of
+them), ``--methods targets`` about 5, and the methods with their own queries about 15 plus their
+model time: the default run from a fresh clone is about an hour.
+
 Usage::
 
     python benchmarks/llm_faithfulness.py                  # fill caches, run, write the table
