@@ -47,7 +47,11 @@ _LAZY: dict[str, str] = {
     "InvalidParameterError": "shapiq_spex.exceptions",
     "InvalidGameError": "shapiq_spex.exceptions",
     "BudgetTooSmallError": "shapiq_spex.exceptions",
+    "GameIdentityError": "shapiq_spex.exceptions",
+    "MissingDependencyError": "shapiq_spex.exceptions",
     "DecodingWarning": "shapiq_spex.exceptions",
+    "PrecisionWarning": "shapiq_spex.exceptions",
+    "BudgetCappedWarning": "shapiq_spex.exceptions",
     "best_subset": "shapiq_spex.optimize",
     "removal_curve": "shapiq_spex.optimize",
 }

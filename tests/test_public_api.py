@@ -13,6 +13,24 @@ def test_every_public_name_resolves(name):
     assert getattr(shapiq_spex, name) is not None
 
 
+def test_every_error_and_warning_is_exported():
+    """A user catches what the package raises or warns without knowing its module."""
+    import inspect
+
+    from shapiq_spex import exceptions
+
+    public = {
+        name
+        for name, obj in vars(exceptions).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, Warning | Exception)
+        and obj.__module__ == exceptions.__name__
+    }
+    assert public <= set(shapiq_spex.__all__)
+    for name in public:
+        assert getattr(shapiq_spex, name) is getattr(exceptions, name)
+
+
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError, match="no attribute"):
         _ = shapiq_spex.DoesNotExist
