@@ -55,6 +55,34 @@ def test_noiseless_hierarchical_game_is_recovered(hierarchical):
     assert d["selection_validation_r2"] > 0.99
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_deep_noiseless_terms_are_recovered_exactly(seed):
+    """Degree-4 terms with coefficients halving per dropped player (shapiq_suite's 'hier' game):
+    the L1 path stops short of the smallest ones, the refitted selection is exact and returned.
+    """
+    n = 40
+    game = SparseMoebiusGame(n, 20, 4, hierarchical=True, decay=0.5, random_state=0)
+    approx = ProxySPEX(n, 2, "k-SII", random_state=seed)
+    approx.approximate(1000, game)
+    d = approx.report_.details
+    assert d["surrogate"] == "selection refit"
+    assert 1.0 - d["selection_validation_r2"] <= 0.5 * (1.0 - d["blend_validation_r2"])
+    X = np.random.default_rng(9).random((2000, n)) < 0.5
+    assert np.max(np.abs(approx.spectrum_.evaluate(X) - game(X))) < 1e-9
+
+
+def test_the_sparse_fit_is_kept_on_a_noisy_game():
+    """Noise: the selection's validation error is not half of the blend's, the blend stays."""
+    n = 30
+    game = SparseFourierGame(n, 25, 3, noise_std=0.4, random_state=8)
+    approx = ProxySPEX(n, 2, random_state=0)
+    approx.approximate(1500, game)
+    d = approx.report_.details
+    assert d["surrogate"] == "sparse fit blended with the proxy"
+    assert d["validation_r2"] == d["blend_validation_r2"]
+    assert 1.0 - d["selection_validation_r2"] > 0.5 * (1.0 - d["blend_validation_r2"])
+
+
 def test_constant_and_every_first_order_term_are_present(hierarchical):
     n, _, approx, iv = hierarchical
     terms = approx.spectrum_.to_dict()
