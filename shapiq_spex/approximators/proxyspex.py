@@ -164,6 +164,7 @@ def fit_and_refine(
         "n_selected": refined.n_selected,
         "selection_validation_r2": refined.validation_r2,
         "selection_ordering": refined.ordering,
+        "selection_closure": refined.n_closure,
         "selection_path": refined.path,
         "refit_alpha": refined.alpha,
         "refit_gcv_r2": refined.gcv_r2,

@@ -18,7 +18,12 @@ Here the number of terms is chosen from the data instead:
    once the validation error has not improved for three grid points in a row. The proxy's
    magnitudes are a poor ranking when trees are deep (true terms rank in the thousands), which
    pursuit fixes; with very few rows the magnitude order is the safer prior. Validation decides.
-3. The best ``(ordering, k)`` fixes the support, which is refitted on all training rows with
+3. The best ``(ordering, k)`` fixes the support. Its *closure* (every subset of its terms of
+   degree <= 6 that it lacks) is then tried as one block: a Möbius term on ``T`` is a sum of
+   Fourier terms on all subsets of ``T``, so a hierarchical game's smallest Fourier terms sit
+   under its large ones, often below the proxy's resolution. The block is kept when it lowers
+   the validation error (by the same relative margin a grid point needs).
+4. The support is refitted on all training rows with
    :func:`~shapiq_spex.spectra.regression.refit` (ridge penalty by GCV, least squares allowed).
 """
 
@@ -31,7 +36,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.spectra._subsets import PAD, degrees, row_keys, widen
+from shapiq_spex.spectra._subsets import PAD, degrees, distribute, row_keys, widen
 from shapiq_spex.spectra.regression import refit
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
@@ -46,6 +51,8 @@ _ORDERINGS = ("magnitude", "pursuit")
 _POOL_ENTRIES = 1 << 26
 # Float work arrays are built in column chunks of about this many entries.
 _DESIGN_CHUNK = 1 << 22
+# The closure step takes subsets of terms up to this degree (2^6 subsets each at most).
+_CLOSURE_DEGREE = 6
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class Refinement:
         path: ``{ordering: [(k, validation R² at k), ...]}`` for every grid point evaluated.
         ordering: the candidate ordering that won (``"magnitude"`` or ``"pursuit"``; ``"none"``
             without validation rows).
+        n_closure: subsets of the chosen terms added by the closure step (0 when it did not
+            lower the validation error); counted in ``n_selected`` too.
     """
 
     spectrum: SparseSpectrum
@@ -75,6 +84,7 @@ class Refinement:
     gcv_r2: float
     path: dict = field(default_factory=dict)
     ordering: str = "none"
+    n_closure: int = 0
 
 
 def prefix_grid(limit: int) -> np.ndarray:
@@ -307,6 +317,7 @@ def select_and_refit(
         limit = min(limit, int(max_selected))
     path: dict[str, list[tuple[int, float]]] = {}
     order_used = "none"
+    n_closure = 0
     if validation.sum() >= 2 and limit > 0:
         y_fit, y_val = values[fit_rows], values[validation]
         P_fit = _design_rows(masks[fit_rows], pool)
@@ -324,6 +335,24 @@ def select_and_refit(
         picked, best_k, best_sse, order_used = best
         selected = pool[picked[:best_k]]
         tss = float(((y_val - y_val.mean()) ** 2).sum())
+        closure = _closure(force, selected, 2 if linear == "all" else 1)
+        room = max(m_fit - force.shape[0] - selected.shape[0], 0) // 2
+        if max_selected is not None:
+            room = min(room, int(max_selected) - selected.shape[0])
+        if 0 < closure.shape[0] <= room:
+            gram = _GrowingGram(y_fit, y_val)
+            chosen = np.concatenate([force, selected])
+            gram.add(_design_rows(masks[fit_rows], chosen), _design_rows(masks[validation], chosen))
+            gram.add(
+                _design_rows(masks[fit_rows], closure), _design_rows(masks[validation], closure)
+            )
+            sse, _ = gram.fit()
+            if sse < best_sse - max(1e-9 * best_sse, 1e-12 * tss):
+                selected, best_sse, n_closure = (
+                    np.concatenate([selected, closure]),
+                    sse,
+                    closure.shape[0],
+                )
         val_r2 = 1.0 - best_sse / tss if tss > 0 else float("nan")
     else:
         selected, val_r2 = pool[:limit], float("nan")
@@ -341,4 +370,25 @@ def select_and_refit(
         gcv_r2=fit.gcv_r2,
         path=path,
         ordering=order_used,
+        n_closure=int(n_closure),
     )
+
+
+def _closure(force: np.ndarray, selected: np.ndarray, min_degree: int) -> np.ndarray:
+    """Subsets (degree ``>= min_degree``) of the chosen terms that are not chosen themselves.
+
+    ``force`` and ``selected`` share one padded width (as :func:`_split_forced` returns them).
+    Only terms of degree ``<= _CLOSURE_DEGREE`` contribute, so the block is at most
+    ``2^_CLOSURE_DEGREE`` times the support.
+    """
+    width = selected.shape[1]
+    chosen = np.concatenate([force, selected])
+    deg = degrees(chosen)
+    parents = chosen[(deg > min_degree) & (deg <= _CLOSURE_DEGREE)]
+    if parents.shape[0] == 0:
+        return np.zeros((0, width), dtype=np.int64)
+    ones = np.ones((_CLOSURE_DEGREE + 1, _CLOSURE_DEGREE + 1))
+    subsets, _ = distribute(parents, np.zeros(parents.shape[0]), ones, min_size=min_degree)
+    subsets = widen(subsets, width)
+    known = row_keys(chosen)
+    return subsets[~np.isin(row_keys(subsets), known)]

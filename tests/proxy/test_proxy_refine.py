@@ -117,3 +117,53 @@ def test_max_selected_caps_the_support_and_the_sweep(cap):
     assert max((k for path in ref.path.values() for k, _ in path), default=0) <= cap
     uncapped = select_and_refit(X, y, cand, score, validation=val)
     assert uncapped.n_selected > cap  # the cap is what stopped it
+
+
+def hierarchical_case(seed, m=1500, n=30):
+    """A Möbius game of degree-3/4 terms: its Fourier support is every subset of them."""
+    rng = np.random.default_rng(seed)
+    moebius = {(): 0.5}
+    for _ in range(6):
+        sup = tuple(sorted(rng.choice(n, int(rng.integers(3, 5)), replace=False).tolist()))
+        moebius[sup] = float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.0))
+    truth = SparseSpectrum.from_dict(n, moebius, basis="moebius").to_fourier()
+    X = rng.integers(0, 2, size=(m, n)).astype(bool)
+    val = np.zeros(m, dtype=bool)
+    val[rng.choice(m, m // 5, replace=False)] = True
+    tops = pad_supports([k for k in moebius if k], 4)
+    return truth, X, val, tops
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("as_forced", [False, True])
+def test_closure_adds_the_subsets_the_candidates_lack(seed, as_forced):
+    truth, X, val, tops = hierarchical_case(seed)
+    y = truth.evaluate(X)
+    # only the Möbius supports are offered: their Fourier subsets are what a coarse proxy misses
+    if as_forced:
+        decoy = pad_supports([(0, 1, 2, 3)], 4)  # one candidate, so that a selection runs
+        ref = select_and_refit(X, y, decoy, np.ones(1), validation=val, forced=tops)
+    else:
+        ref = select_and_refit(X, y, tops, np.ones(tops.shape[0]), validation=val)
+        assert ref.n_selected - ref.n_closure == tops.shape[0]
+    Xt = np.random.default_rng(9).integers(0, 2, size=(2000, X.shape[1])).astype(bool)
+    assert np.abs(ref.spectrum.evaluate(Xt) - truth.evaluate(Xt)).max() < 1e-8
+    deg = (truth.supports >= 0).sum(axis=1)
+    assert ref.n_closure >= int((deg >= 2).sum()) - tops.shape[0] > 0
+    assert ref.validation_r2 > 1 - 1e-10
+
+
+def test_closure_is_rejected_when_it_does_not_help():
+    # the candidates already hold the whole support: nothing to add that lowers the error
+    truth, X, val, _ = hierarchical_case(0)
+    rng = np.random.default_rng(3)
+    y = truth.evaluate(X) + 0.05 * rng.normal(size=X.shape[0])
+    noise_only = pad_supports([tuple(rng.choice(30, 6, replace=False)) for _ in range(20)], 6)
+    cand = np.concatenate(
+        [
+            np.pad(truth.supports, ((0, 0), (0, 6 - truth.supports.shape[1])), constant_values=-1),
+            noise_only,
+        ]
+    )
+    ref = select_and_refit(X, y, cand, np.ones(cand.shape[0]), validation=val)
+    assert ref.n_closure == 0
