@@ -57,6 +57,11 @@ __all__ = [
 
 #: Default memory budget of one ``approximate`` call (bytes of the approximator's own arrays).
 DEFAULT_MAX_MEMORY = 2 * 2**30
+#: When the queried coalitions are at least this share of all ``2^n`` (and ``n`` is at most
+#: ``COMPLETION_MAX_N``), ProxySPEX and HybridSPEX return the exact transform of the completed
+#: table (queried values, the surrogate's elsewhere; see ``SparseApproximator._completed``).
+COMPLETION_FRACTION = 0.5
+COMPLETION_MAX_N = 16
 #: Largest magnitude accepted from a game: sums and differences of values must stay finite.
 MAX_ABS_VALUE = 1e300
 #: Relative float64 resolution of the values' spread above which a PrecisionWarning is raised
@@ -820,6 +825,43 @@ class SparseApproximator(Approximator):
             details=details,
             faithfulness_r2=1.0,  # an exact transform of every coalition's value
         )
+
+    def _completed(
+        self,
+        spectrum: SparseSpectrum,
+        masks: np.ndarray,
+        values: np.ndarray,
+        reported: float,
+        details: dict[str, Any],
+    ) -> tuple[SparseSpectrum, float]:
+        """``(spectrum, reported R²)``, completed when most of the table was queried.
+
+        With at least ``COMPLETION_FRACTION`` of the ``2^n`` coalitions queried (``masks``,
+        ``values``; ``n <= COMPLETION_MAX_N``), interpolating them beats any smooth surrogate
+        there: the returned spectrum is the exact transform of the table with the queried values
+        and ``spectrum``'s predictions elsewhere. The surrogate's error remains on the share not
+        queried, so the R² expected on a uniform coalition is
+        ``1 - (1 - share) * (1 - reported)``. ``details`` gets ``"completed"`` (coalitions filled
+        in, 0 when not completed) and, when completed, ``"surrogate_r2"``.
+        """
+        from shapiq_spex.spectra.exact import complete_spectrum
+
+        details["completed"] = 0
+        if self.n > COMPLETION_MAX_N or masks.shape[0] < COMPLETION_FRACTION * 2**self.n:
+            return spectrum, reported
+        keys = masks.astype(np.int64) @ (np.int64(1) << np.arange(self.n, dtype=np.int64))
+        rows, first = np.unique(keys, return_index=True)
+        if rows.size < COMPLETION_FRACTION * 2**self.n:
+            return spectrum, reported
+        spectrum = complete_spectrum(spectrum, masks[first], values[first])
+        share = rows.size / 2**self.n
+        details["completed"] = int(2**self.n - rows.size)
+        details["surrogate_r2"] = reported
+        if "faithfulness_source" in details:
+            details["faithfulness_source"] += (
+                f", scaled to the {2**self.n - rows.size} of {2**self.n} coalitions not queried"
+            )
+        return spectrum, 1.0 - (1.0 - share) * (1.0 - reported)
 
     def _result(
         self,

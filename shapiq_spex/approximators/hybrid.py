@@ -398,6 +398,14 @@ class HybridSPEX(SparseApproximator):
             "surrogate": "sparse fit blended with the proxy" if use_sparse else "selection refit",
             "sample_time_s": t1 - t0,
         }
+        reported = holdout_r2(spectrum, hold, y_hold)
+        spectrum, reported = self._completed(
+            spectrum,
+            np.concatenate([train, hold]),
+            np.concatenate([y_train, y_hold]),
+            reported,
+            details,
+        )
         return self._result(
             spectrum,
             caller=caller,
@@ -406,5 +414,5 @@ class HybridSPEX(SparseApproximator):
             empty_value=empty_value,
             details=details,
             n_holdout=n_hold,
-            faithfulness_r2=holdout_r2(spectrum, hold, y_hold),
+            faithfulness_r2=reported,
         )

@@ -231,7 +231,12 @@ class ProxySPEX(SparseApproximator):
     ``report_.faithfulness_r2``; a ``holdout_fraction`` of the budget instead buys coalitions
     that are never fitted, and the R² on them is reported. With ``target_r2`` the game is
     queried in nested rounds of 250, 500, 1,000, ... coalitions (up to the budget), refitted
-    each time, until that R² reaches the target (``report_.details["rounds"]``).
+    each time, until that R² reaches the target (``report_.details["rounds"]``). When the
+    queried coalitions are at least ``COMPLETION_FRACTION`` of all ``2^n`` (``n`` at most
+    ``COMPLETION_MAX_N``; both in ``approximators._base``), the returned spectrum is the exact
+    transform of the table completed with the surrogate's predictions
+    (``report_.details["completed"]``), and the reported R² is the surrogate's scaled to the
+    share not queried.
 
     Works with the keywords shapiq's explainers and benchmark runner pass
     (``n, max_order, index, random_state``); everything else has a default. Code written for
@@ -500,10 +505,18 @@ class ProxySPEX(SparseApproximator):
             "sample_time_s": sample_s,
         }
         held_out = holdout_r2(spectrum, hold, y_hold) if n_hold else float("nan")
+        reported = held_out if n_hold else fit["validation_r2"]
         details["faithfulness_source"] = (
             f"{n_hold} held-out coalitions"
             if n_hold
             else f"{fit['n_validation']} validation coalitions (fitted without them)"
+        )
+        spectrum, reported = self._completed(
+            spectrum,
+            np.concatenate([train, hold]),
+            np.concatenate([y_train, y_hold]),
+            reported,
+            details,
         )
         return self._result(
             spectrum,
@@ -513,7 +526,7 @@ class ProxySPEX(SparseApproximator):
             empty_value=float(y_train[0]),
             details=details,
             n_holdout=n_hold,
-            faithfulness_r2=held_out if n_hold else fit["validation_r2"],
+            faithfulness_r2=reported,
         )
 
     def _round_sizes(self, n_train: int) -> list[int]:

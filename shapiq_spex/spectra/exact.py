@@ -12,7 +12,7 @@ import numpy as np
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
-__all__ = ["all_coalitions", "exact_moebius_spectrum", "moebius_transform"]
+__all__ = ["all_coalitions", "complete_spectrum", "exact_moebius_spectrum", "moebius_transform"]
 
 #: Terms with ``|a_S| <= ROUNDOFF_RTOL * max|f|`` are float round-off of exact zeros.
 ROUNDOFF_RTOL = 1e-12
@@ -63,3 +63,34 @@ def exact_moebius_spectrum(values: np.ndarray, n: int) -> SparseSpectrum:
     keep[0] = True  # the constant term is always reported
     masks = all_coalitions(n)[keep]
     return SparseSpectrum.from_masks(n, masks, a[keep], basis="moebius")
+
+
+def complete_spectrum(
+    spectrum: SparseSpectrum, masks: np.ndarray, values: np.ndarray
+) -> SparseSpectrum:
+    """The exact Möbius spectrum of the table: known ``values``, ``spectrum``'s elsewhere.
+
+    The result reproduces ``values`` on ``masks`` exactly and ``spectrum`` on every other
+    coalition, so on the game it is never worse than ``spectrum`` at a queried coalition and
+    equal to it everywhere else. ``O(n 2**n)`` time and ``2**n`` floats of memory.
+
+    Args:
+        spectrum: a surrogate on ``n = masks.shape[1]`` players (any basis).
+        masks: ``(m, n)`` bool distinct coalitions whose values are known.
+        values: ``(m,)`` their values.
+
+    Returns:
+        A Möbius :class:`SparseSpectrum` (round-off zeros left out).
+    """
+    masks = np.asarray(masks, dtype=bool)
+    values = np.asarray(values, dtype=np.float64)
+    n = masks.shape[1]
+    if masks.ndim != 2 or values.shape != (masks.shape[0],) or n != spectrum.n:
+        msg = (
+            f"masks must be (m, {spectrum.n}) and values (m,). Got {masks.shape} and "
+            f"{values.shape}."
+        )
+        raise InvalidParameterError(msg)
+    table = spectrum.evaluate(all_coalitions(n))
+    table[masks.astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))] = values
+    return exact_moebius_spectrum(table, n)

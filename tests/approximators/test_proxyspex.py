@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import shapiq
 
+from shapiq_spex.approximators.hybrid import HybridSPEX
 from shapiq_spex.approximators.proxyspex import ProxySPEX
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidGameError, InvalidParameterError
 from shapiq_spex.games import SparseFourierGame, SparseMoebiusGame
@@ -394,3 +395,53 @@ def test_target_r2_rounds_nest_beyond_half_of_the_coalitions():
     assert details["target_reached"] is False
     asked = np.concatenate(game.rows)
     assert np.unique(asked, axis=0).shape[0] == asked.shape[0] == 4000
+
+
+class _Recorded:
+    """A dense random game (every coalition its own value) that records what it was asked."""
+
+    def __init__(self, n, seed):
+        self.n = n
+        self.table = np.random.default_rng(seed).normal(size=2**n)
+        self.asked = []
+
+    def __call__(self, masks):
+        masks = np.asarray(masks, dtype=bool)
+        self.asked.append(masks.copy())
+        return self.table[masks.astype(np.int64) @ (1 << np.arange(self.n))]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("cls", "n", "budget"), [(ProxySPEX, 8, 200), (HybridSPEX, 9, 400)])
+def test_most_of_the_table_queried_is_interpolated(seed, cls, n, budget):
+    # at least COMPLETION_FRACTION of the 2^n coalitions are queried
+    game = _Recorded(n, seed)
+    approx = cls(n, None, "Moebius", random_state=seed)
+    iv = approx.approximate(budget, game)
+    asked = np.unique(np.concatenate(game.asked), axis=0)
+    assert budget / 2 < asked.shape[0] <= budget
+    d = approx.report_.details
+    assert d["completed"] == 2**n - asked.shape[0]
+    np.testing.assert_allclose(approx.spectrum_.evaluate(asked), game(asked), atol=1e-9)
+    # the returned values are that interpolating spectrum (baseline value included)
+    rebuilt = SparseSpectrum.from_dict(
+        n, {k: v for k, v in iv.dict_values.items()}, basis="moebius"
+    )
+    np.testing.assert_allclose(rebuilt.evaluate(asked), game(asked), atol=1e-9)
+    share = asked.shape[0] / 2**n
+    expected = 1.0 - (1.0 - share) * (1.0 - d["surrogate_r2"])
+    assert approx.report_.faithfulness_r2 == pytest.approx(expected, abs=1e-12)
+
+
+def test_less_than_half_the_table_is_not_interpolated():
+    n = 8
+    game = _Recorded(n, 0)
+    approx = ProxySPEX(n, None, "Moebius", random_state=0)
+    approx.approximate(120, game)  # 120 < 128 = half of 2^8
+    asked = np.unique(np.concatenate(game.asked), axis=0)
+    d = approx.report_.details
+    assert d["completed"] == 0
+    assert "surrogate_r2" not in d
+    assert approx.report_.faithfulness_r2 == d["validation_r2"]
+    # a smooth surrogate of a dense random game cannot interpolate it
+    assert np.abs(approx.spectrum_.evaluate(asked) - game(asked)).max() > 0.1

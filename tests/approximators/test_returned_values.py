@@ -24,14 +24,14 @@ def _noisy_game(n: int = N):
 
 
 def _run(method: str, index: str, max_order):
-    """One approximation on a noisy game; budgets below ``2^n`` so nothing is exact."""
+    """One approximation on a noisy game; budgets below ``2^n / 2``: nothing exact or completed."""
     game = _noisy_game()
     if method == "SPEX":
         approx, budget = SPEX(N, max_order, index, random_state=1), 1500
     elif method == "ProxySPEX":
         approx, budget = ProxySPEX(N, max_order, index, random_state=1), 400
     elif method == "HybridSPEX":
-        approx, budget = HybridSPEX(N, max_order, index, random_state=1), 2500
+        approx, budget = HybridSPEX(N, max_order, index, random_state=1), 1500
     else:  # the exact path: a budget that pays for every coalition
         game = _noisy_game(6)
         approx, budget = SPEX(6, max_order, index, random_state=1), 64

@@ -9,6 +9,7 @@ from shapiq_spex import SPEX, HybridSPEX, ProxySPEX
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.spectra.exact import all_coalitions, exact_moebius_spectrum, moebius_transform
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES
+from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 
 def brute_moebius(f, n):
@@ -116,3 +117,40 @@ def test_one_coalition_short_of_the_table_is_approximated(cls):
     approx.approximate(2**n - 1, game)
     assert "exact" not in approx.report_.details
     assert game.calls <= 2**n - 1
+
+
+@pytest.mark.parametrize("n", [3, 6, 9])
+def test_complete_spectrum_interpolates_the_known_values_and_keeps_the_surrogate(n):
+    from shapiq_spex.spectra.exact import complete_spectrum
+
+    rng = np.random.default_rng(n)
+    surrogate = SparseSpectrum.from_dict(n, {(): 0.3, (0,): 1.0, (1, 2): -0.5}, basis="moebius")
+    table = all_coalitions(n)
+    known = rng.permutation(2**n)[: 2 ** (n - 1) + 1]
+    values = rng.normal(size=known.size)
+    done = complete_spectrum(surrogate, table[known], values)
+    assert done.basis == "moebius"
+    np.testing.assert_allclose(done.evaluate(table[known]), values, atol=1e-12)
+    other = np.setdiff1d(np.arange(2**n), known)
+    np.testing.assert_allclose(
+        done.evaluate(table[other]), surrogate.evaluate(table[other]), atol=1e-12
+    )
+    # it is the brute-force Möbius transform of that completed table
+    full = surrogate.evaluate(table)
+    full[known] = values
+    brute = brute_moebius(lambda x: full[int(x @ (1 << np.arange(n)))], n)
+    got = dict(
+        zip(map(tuple, (np.flatnonzero(m) for m in done.to_masks())), done.coefs, strict=True)
+    )
+    for s, c in brute.items():
+        assert abs(got.get(s, 0.0) - c) < 1e-10
+
+
+def test_complete_spectrum_checks_shapes():
+    from shapiq_spex.spectra.exact import complete_spectrum
+
+    surrogate = SparseSpectrum.from_dict(4, {(): 1.0}, basis="moebius")
+    with pytest.raises(InvalidParameterError, match="masks must be"):
+        complete_spectrum(surrogate, np.zeros((3, 5), dtype=bool), np.zeros(3))
+    with pytest.raises(InvalidParameterError, match="masks must be"):
+        complete_spectrum(surrogate, np.zeros((3, 4), dtype=bool), np.zeros(2))
