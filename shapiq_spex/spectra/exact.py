@@ -84,13 +84,13 @@ def complete_spectrum(
     """
     masks = np.asarray(masks, dtype=bool)
     values = np.asarray(values, dtype=np.float64)
-    n = masks.shape[1]
-    if masks.ndim != 2 or values.shape != (masks.shape[0],) or n != spectrum.n:
+    if masks.ndim != 2 or masks.shape[1] != spectrum.n or values.shape != (masks.shape[0],):
         msg = (
-            f"masks must be (m, {spectrum.n}) and values (m,). Got {masks.shape} and "
-            f"{values.shape}."
+            f"The 'masks' and 'values' parameters must be (m, {spectrum.n}) and (m,). Got "
+            f"{masks.shape} and {values.shape}."
         )
         raise InvalidParameterError(msg)
+    n = spectrum.n
     table = spectrum.evaluate(all_coalitions(n))
     table[masks.astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))] = values
     return exact_moebius_spectrum(table, n)

@@ -150,7 +150,6 @@ def test_complete_spectrum_checks_shapes():
     from shapiq_spex.spectra.exact import complete_spectrum
 
     surrogate = SparseSpectrum.from_dict(4, {(): 1.0}, basis="moebius")
-    with pytest.raises(InvalidParameterError, match="masks must be"):
-        complete_spectrum(surrogate, np.zeros((3, 5), dtype=bool), np.zeros(3))
-    with pytest.raises(InvalidParameterError, match="masks must be"):
-        complete_spectrum(surrogate, np.zeros((3, 4), dtype=bool), np.zeros(2))
+    for masks, values in [((3, 5), 3), ((3, 4), 2), ((4,), 4)]:
+        with pytest.raises(InvalidParameterError, match="'masks' and 'values' parameters"):
+            complete_spectrum(surrogate, np.zeros(masks, dtype=bool), np.zeros(values))
