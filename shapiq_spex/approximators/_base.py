@@ -826,6 +826,16 @@ class SparseApproximator(Approximator):
             faithfulness_r2=1.0,  # an exact transform of every coalition's value
         )
 
+    def _completes(self, n_known: int) -> bool:
+        """Whether ``n_known`` distinct queried coalitions make :meth:`_completed` complete."""
+        return self.n <= COMPLETION_MAX_N and n_known >= COMPLETION_FRACTION * 2**self.n
+
+    def _table_r2(self, r2: float, n_known: int) -> float:
+        """The R² a completed table is reported with (``r2`` itself when it is not completed)."""
+        if not self._completes(n_known):
+            return r2
+        return 1.0 - (1.0 - n_known / 2**self.n) * (1.0 - r2)
+
     def _completed(
         self,
         spectrum: SparseSpectrum,
@@ -847,21 +857,20 @@ class SparseApproximator(Approximator):
         from shapiq_spex.spectra.exact import complete_spectrum
 
         details["completed"] = 0
-        if self.n > COMPLETION_MAX_N or masks.shape[0] < COMPLETION_FRACTION * 2**self.n:
+        if not self._completes(masks.shape[0]):
             return spectrum, reported
         keys = masks.astype(np.int64) @ (np.int64(1) << np.arange(self.n, dtype=np.int64))
         rows, first = np.unique(keys, return_index=True)
-        if rows.size < COMPLETION_FRACTION * 2**self.n:
+        if not self._completes(rows.size):
             return spectrum, reported
         spectrum = complete_spectrum(spectrum, masks[first], values[first])
-        share = rows.size / 2**self.n
         details["completed"] = int(2**self.n - rows.size)
         details["surrogate_r2"] = reported
         if "faithfulness_source" in details:
             details["faithfulness_source"] += (
                 f", scaled to the {2**self.n - rows.size} of {2**self.n} coalitions not queried"
             )
-        return spectrum, 1.0 - (1.0 - share) * (1.0 - reported)
+        return spectrum, self._table_r2(reported, int(rows.size))
 
     def _result(
         self,

@@ -445,7 +445,7 @@ class ProxySPEX(SparseApproximator):
         rounds = []
         if sizes:
             train, y_train, fit, rounds, sample_s = self._run_rounds(caller, sizes, streams)
-            if fit["validation_r2"] >= self.target_r2:
+            if self._table_r2(fit["validation_r2"], train.shape[0]) >= self.target_r2:
                 total = min(math.ceil(train.shape[0] / (1.0 - self.holdout_fraction)), n_all)
                 n_hold = min(self._plan(total)[1], n_all - train.shape[0])
                 return self._finish(
@@ -482,8 +482,10 @@ class ProxySPEX(SparseApproximator):
             y_train = np.concatenate([y_train, caller(masks[train.shape[0] :])])
             train = masks
             fit = self._fit(train, y_train, rng_split, rng_proxy, rng_cv)
-            rounds.append({"queries": int(caller.queries), "validation_r2": fit["validation_r2"]})
-            if self.target_r2 is not None and fit["validation_r2"] >= self.target_r2:
+            # the R² this round would be returned with (its table completed when most is known)
+            score = self._table_r2(fit["validation_r2"], train.shape[0])
+            rounds.append({"queries": int(caller.queries), "validation_r2": score})
+            if self.target_r2 is not None and score >= self.target_r2:
                 break
         return train, y_train, fit, rounds, sample_s
 
@@ -500,7 +502,7 @@ class ProxySPEX(SparseApproximator):
             "target_r2": self.target_r2,
             "target_reached": None
             if self.target_r2 is None
-            else bool(fit["validation_r2"] >= self.target_r2),
+            else bool(self._table_r2(fit["validation_r2"], train.shape[0]) >= self.target_r2),
             **fit,
             "sample_time_s": sample_s,
         }

@@ -445,3 +445,18 @@ def test_less_than_half_the_table_is_not_interpolated():
     assert approx.report_.faithfulness_r2 == d["validation_r2"]
     # a smooth surrogate of a dense random game cannot interpolate it
     assert np.abs(approx.spectrum_.evaluate(asked) - game(asked)).max() > 0.1
+
+
+def test_target_r2_counts_the_completed_table():
+    # a dense random game: no smooth surrogate fits it, but 500 of the 512 coalitions are known
+    n = 9
+    game = _Recorded(n, 3)
+    approx = ProxySPEX(n, None, "Moebius", random_state=0, target_r2=0.9)
+    approx.approximate(500, game)
+    d = approx.report_.details
+    assert d["completed"] == 2**n - 500
+    assert d["surrogate_r2"] < 0.9  # the surrogate alone does not reach the target
+    assert approx.report_.faithfulness_r2 >= 0.9
+    assert d["target_reached"] is True
+    assert d["rounds"][-1]["validation_r2"] == pytest.approx(approx.report_.faithfulness_r2)
+    assert d["rounds"][0]["validation_r2"] < 0.9  # 250 coalitions: not completed
