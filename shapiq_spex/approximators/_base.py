@@ -854,13 +854,13 @@ class SparseApproximator(Approximator):
         ``1 - (1 - share) * (1 - reported)``. ``details`` gets ``"completed"`` (coalitions filled
         in, 0 when not completed) and, when completed, ``"surrogate_r2"``.
         """
+        from shapiq_spex.sampling.random_masks import mask_keys
         from shapiq_spex.spectra.exact import complete_spectrum
 
         details["completed"] = 0
         if not self._completes(masks.shape[0]):
             return spectrum, reported
-        keys = masks.astype(np.int64) @ (np.int64(1) << np.arange(self.n, dtype=np.int64))
-        rows, first = np.unique(keys, return_index=True)
+        rows, first = np.unique(mask_keys(masks), return_index=True)
         if not self._completes(rows.size):
             return spectrum, reported
         spectrum = complete_spectrum(spectrum, masks[first], values[first])

@@ -341,8 +341,8 @@ def select_and_refit(
             room = min(room, int(max_selected) - selected.shape[0])
         if 0 < closure.shape[0] <= room:
             gram = _GrowingGram(y_fit, y_val)
-            chosen = np.concatenate([force, selected])
-            gram.add(_design_rows(masks[fit_rows], chosen), _design_rows(masks[validation], chosen))
+            gram.add(F_fit, F_val)  # the designs of the forced and chosen terms are at hand
+            gram.add(P_fit[picked[:best_k]], P_val[picked[:best_k]])
             gram.add(
                 _design_rows(masks[fit_rows], closure), _design_rows(masks[validation], closure)
             )
