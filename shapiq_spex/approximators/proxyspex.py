@@ -50,7 +50,14 @@ from shapiq_spex.proxy.tree_fourier import tree_spectrum, tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
-__all__ = ["LINEAR_TERMS", "ProxySPEX", "holdout_r2", "resolve_linear_terms", "validation_split"]
+__all__ = [
+    "LINEAR_TERMS",
+    "ProxySPEX",
+    "holdout_r2",
+    "prefer_selection",
+    "resolve_linear_terms",
+    "validation_split",
+]
 
 # Fewest training coalitions ProxySPEX works with (the validation split needs a few rows).
 MIN_TRAIN = 16
@@ -570,8 +577,7 @@ class ProxySPEX(SparseApproximator):
         # error (on MiniLM reviews a plain comparison picked it in 10 of 102 runs and lost up to
         # 0.07 R²); NaN (no validation rows) keeps the sparse fit.
         surrogate["blend_validation_r2"] = surrogate["validation_r2"]
-        error_selection = 1.0 - refined.validation_r2
-        use_sparse = not error_selection <= SELECTION_MARGIN * (1.0 - surrogate["validation_r2"])
+        use_sparse = not prefer_selection(refined.validation_r2, surrogate["validation_r2"])
         if not use_sparse:
             surrogate["spectrum"] = refined.spectrum
             surrogate["validation_r2"] = refined.validation_r2
@@ -582,6 +588,16 @@ class ProxySPEX(SparseApproximator):
             "proxy_trials": proxy.trials,
             **fit_details,
         }
+
+
+def prefer_selection(selection_r2: float, surrogate_r2: float) -> bool:
+    """Whether the refitted selection is returned instead of the blended sparse fit.
+
+    The selection's validation R² is optimistic (its support size was chosen on those rows),
+    so it must leave at most ``SELECTION_MARGIN`` of the blend's validation error; NaN (no
+    validation rows) keeps the sparse fit. Shared by ProxySPEX and HybridSPEX.
+    """
+    return bool((1.0 - selection_r2) <= SELECTION_MARGIN * (1.0 - surrogate_r2))
 
 
 def sparse_columns(approx, queries: int) -> int:

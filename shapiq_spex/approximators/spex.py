@@ -472,6 +472,14 @@ class SPEX(SparseApproximator):
             )
         if not details["resolved"]:
             warnings.warn(details["unresolved_reason"], DecodingWarning, stacklevel=2)
+        # most of the table queried (small n): interpolate it, as ProxySPEX does
+        spectrum, r2 = self._completed(
+            spectrum,
+            np.concatenate([fit.train_masks, fit.holdout_masks]),
+            np.concatenate([fit.train_values, fit.holdout_values]),
+            r2,
+            details,
+        )
         return self._result(
             spectrum,
             caller=caller,

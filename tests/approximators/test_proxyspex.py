@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import shapiq
 
 from shapiq_spex.approximators.hybrid import HybridSPEX
 from shapiq_spex.approximators.proxyspex import ProxySPEX
-from shapiq_spex.exceptions import BudgetTooSmallError, InvalidGameError, InvalidParameterError
+from shapiq_spex.approximators.spex import SPEX
+from shapiq_spex.exceptions import (
+    BudgetTooSmallError,
+    DecodingWarning,
+    InvalidGameError,
+    InvalidParameterError,
+)
 from shapiq_spex.games import SparseFourierGame, SparseMoebiusGame
 from shapiq_spex.spectra import SparseSpectrum
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES, to_interaction_values
@@ -412,12 +420,16 @@ class _Recorded:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize(("cls", "n", "budget"), [(ProxySPEX, 8, 200), (HybridSPEX, 9, 400)])
+@pytest.mark.parametrize(
+    ("cls", "n", "budget"), [(ProxySPEX, 8, 200), (HybridSPEX, 9, 400), (SPEX, 10, 900)]
+)
 def test_most_of_the_table_queried_is_interpolated(seed, cls, n, budget):
     # at least COMPLETION_FRACTION of the 2^n coalitions are queried
     game = _Recorded(n, seed)
     approx = cls(n, None, "Moebius", random_state=seed)
-    iv = approx.approximate(budget, game)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DecodingWarning)  # SPEX: a dense game is not resolved
+        iv = approx.approximate(budget, game)
     asked = np.unique(np.concatenate(game.asked), axis=0)
     assert budget / 2 < asked.shape[0] <= budget
     d = approx.report_.details
