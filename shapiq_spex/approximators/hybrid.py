@@ -57,8 +57,10 @@ from shapiq_spex.approximators.proxyspex import (
     PROXY_BYTES_PER_QUERY,
     PROXY_WORKSPACE_BYTES,
     SPARSE_BYTES_PER_ENTRY,
+    exact_selection,
     fit_and_refine,
     prefer_selection,
+    selection_is_exact,
     set_proxy_options,
     sparse_surrogate,
 )
@@ -382,13 +384,27 @@ class HybridSPEX(SparseApproximator):
         # The validation rows choose by ProxySPEX's rule: the selection's R² there is optimistic
         # (its size was chosen on them), so it must halve the blend's error (on a 32-63 word
         # MiniLM review a plain comparison returned it in 2 of 3 seeds, 0.02 below the blend)
-        surrogate = sparse_surrogate(
-            self, train, y_train, validation, proxy, refined, rng_cv, fit_details["linear_terms"]
-        )
+        if selection_is_exact(refined.validation_r2):
+            surrogate = exact_selection(refined)
+        else:
+            surrogate = sparse_surrogate(
+                self,
+                train,
+                y_train,
+                validation,
+                proxy,
+                refined,
+                rng_cv,
+                fit_details["linear_terms"],
+            )
+            use_sparse = not prefer_selection(refined.validation_r2, surrogate["validation_r2"])
+            surrogate["surrogate"] = (
+                "sparse fit blended with the proxy" if use_sparse else "selection refit"
+            )
+            surrogate["sparse_fit_skipped"] = False
+            if not use_sparse:
+                surrogate["spectrum"] = refined.spectrum
         spectrum = surrogate.pop("spectrum")
-        use_sparse = not prefer_selection(refined.validation_r2, surrogate["validation_r2"])
-        if not use_sparse:
-            spectrum = refined.spectrum
         empty = np.flatnonzero(~train.any(axis=1))
         empty_value = float(y_train[empty[0]]) if empty.size else None
         details = {
@@ -399,7 +415,6 @@ class HybridSPEX(SparseApproximator):
             "spex": stage.details,
             **fit_details,
             **surrogate,
-            "surrogate": "sparse fit blended with the proxy" if use_sparse else "selection refit",
             "sample_time_s": t1 - t0,
         }
         reported = holdout_r2(spectrum, hold, y_hold)

@@ -7,7 +7,7 @@ import pytest
 import shapiq
 
 from shapiq_spex.approximators.hybrid import HybridSPEX
-from shapiq_spex.approximators.proxyspex import ProxySPEX
+from shapiq_spex.approximators.proxyspex import EXACT_SELECTION, ProxySPEX
 from shapiq_spex.approximators.spex import SPEX
 from shapiq_spex.exceptions import (
     BudgetTooSmallError,
@@ -75,9 +75,32 @@ def test_deep_noiseless_terms_are_recovered_exactly(seed):
     approx.approximate(1000, game)
     d = approx.report_.details
     assert d["surrogate"] == "selection refit"
-    assert 1.0 - d["selection_validation_r2"] <= 0.5 * (1.0 - d["blend_validation_r2"])
+    assert d["sparse_fit_skipped"]  # exact on the validation rows: nothing can beat it
+    assert 1.0 - d["selection_validation_r2"] <= EXACT_SELECTION
     X = np.random.default_rng(9).random((2000, n)) < 0.5
     assert np.max(np.abs(approx.spectrum_.evaluate(X) - game(X))) < 1e-9
+
+
+@pytest.mark.parametrize("cls", [ProxySPEX, HybridSPEX])
+def test_skipping_the_sparse_fit_after_an_exact_selection_changes_nothing(monkeypatch, cls):
+    """With the shortcut disabled the sparse fit runs, loses by the margin rule, and the same
+    spectrum is returned."""
+    import shapiq_spex.approximators.hybrid as hybrid_module
+    import shapiq_spex.approximators.proxyspex as proxy_module
+
+    n = 40
+    game = SparseMoebiusGame(n, 20, 4, hierarchical=True, decay=0.5, random_state=0)
+    fast = cls(n, 2, "k-SII", random_state=1)
+    fast.approximate(1500, game)
+    assert fast.report_.details["sparse_fit_skipped"]
+    module = hybrid_module if cls is HybridSPEX else proxy_module
+    monkeypatch.setattr(module, "selection_is_exact", lambda r2: False)
+    slow = cls(n, 2, "k-SII", random_state=1)
+    slow.approximate(1500, game)
+    d = slow.report_.details
+    assert not d["sparse_fit_skipped"]
+    assert d["surrogate"] == "selection refit"
+    assert fast.spectrum_.to_dict() == slow.spectrum_.to_dict()
 
 
 def test_the_sparse_fit_is_kept_on_a_noisy_game():
