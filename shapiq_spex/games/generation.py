@@ -323,11 +323,12 @@ class GenerationLogProbGame(Game):
         if logits.ndim != 3:
             msg = f"The causal LM must return logits (b, T, vocab). Got {tuple(logits.shape)}."
             raise InvalidParameterError(msg)
-        logits = logits[:, -(a + 1) : -1, :].float()
+        # float64: a float32 log-softmax over SmolLM2's 49,152 tokens is 1-2e-5 too high per
+        # answer token (the sum of exponentials rounds down), which adds up over an answer
+        logits = logits[:, -(a + 1) : -1, :].double()
         targets = torch.as_tensor(self.answer_ids, device=logits.device)
-        log_probs = torch.log_softmax(logits, dim=-1)
-        picked = log_probs.gather(-1, targets.expand(logits.shape[0], a).unsqueeze(-1))
-        return picked.squeeze(-1).double().cpu().numpy()
+        picked = logits.gather(-1, targets.expand(logits.shape[0], a).unsqueeze(-1)).squeeze(-1)
+        return (picked - torch.logsumexp(logits, dim=-1)).cpu().numpy()
 
     def _reduce(self, token_log_probs: np.ndarray) -> np.ndarray:
         if self.output == "log_prob":
