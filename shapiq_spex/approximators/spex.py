@@ -301,7 +301,12 @@ class SPEX(SparseApproximator):
     training coalitions: when that linear fit's held-out R² is higher, the linear fit is what
     ``spectrum_`` and the returned values hold (``details["returned"] == "linear"``, ``"spex"``
     otherwise; both R² are in ``details["holdout_r2_spex"]`` and ``["holdout_r2_linear"]``), and
-    ``faithfulness_r2`` is always the held-out R² of what is returned.
+    ``faithfulness_r2`` is always the held-out R² of what is returned. When the queried
+    coalitions are at least ``COMPLETION_FRACTION`` of all ``2^n`` (``n`` at most
+    ``COMPLETION_MAX_N``; both in ``approximators._base``), the returned spectrum is the exact
+    transform of the table completed with that surrogate's predictions
+    (``report_.details["completed"]``), and ``faithfulness_r2`` is the held-out R² scaled to the
+    share not queried (as for ProxySPEX).
 
     Code written for ``shapiq.SPEX`` runs unchanged: shapiq's keywords ``decoder_type`` and
     ``degree_parameter`` are accepted as aliases of ``decoder`` and ``degree_cap`` (passing both
