@@ -15,7 +15,7 @@ structured design and the rest on uniform random coalitions, then:
 5. fits ProxySPEX's surrogate over the chosen supports (the cross-validated sparse Möbius fit,
    blended with the proxy; :func:`~shapiq_spex.approximators.proxyspex.sparse_surrogate`) and
    returns the refit of step 4 instead only when its validation error is at most half the
-   sparse fit's (:func:`~shapiq_spex.approximators.proxyspex.prefer_selection`, ProxySPEX's
+   sparse fit's (:func:`~shapiq_spex.approximators.proxyspex.choose_surrogate`, ProxySPEX's
    rule; ``report_.details["surrogate"]``): the refit keeps parity-type terms exactly, the
    sparse fit wins on hierarchical games such as texts.
 
@@ -57,12 +57,9 @@ from shapiq_spex.approximators.proxyspex import (
     PROXY_BYTES_PER_QUERY,
     PROXY_WORKSPACE_BYTES,
     SPARSE_BYTES_PER_ENTRY,
-    exact_selection,
+    choose_surrogate,
     fit_and_refine,
-    prefer_selection,
-    selection_is_exact,
     set_proxy_options,
-    sparse_surrogate,
 )
 from shapiq_spex.exceptions import BudgetTooSmallError, InvalidParameterError
 from shapiq_spex.sampling.random_masks import uniform_masks
@@ -380,30 +377,11 @@ class HybridSPEX(SparseApproximator):
             candidates=lambda sup, coef: union_candidates(stage.peeled, (sup, coef)),
         )
         # the refitted selection keeps parity-type terms exactly; the sparse Möbius fit over
-        # its supports (blended with the proxy) is better on hierarchical games such as texts.
-        # The validation rows choose by ProxySPEX's rule: the selection's R² there is optimistic
-        # (its size was chosen on them), so it must halve the blend's error (on a 38-word
-        # MiniLM review a plain comparison returned it in 2 of 3 seeds, 0.006-0.007 below)
-        if selection_is_exact(refined.validation_r2):
-            surrogate = exact_selection(refined)
-        else:
-            surrogate = sparse_surrogate(
-                self,
-                train,
-                y_train,
-                validation,
-                proxy,
-                refined,
-                rng_cv,
-                fit_details["linear_terms"],
-            )
-            use_sparse = not prefer_selection(refined.validation_r2, surrogate["validation_r2"])
-            surrogate["surrogate"] = (
-                "sparse fit blended with the proxy" if use_sparse else "selection refit"
-            )
-            surrogate["sparse_fit_skipped"] = False
-            if not use_sparse:
-                surrogate["spectrum"] = refined.spectrum
+        # its supports (blended with the proxy) is better on hierarchical games such as texts:
+        # ProxySPEX's rule chooses (the selection's validation R² is optimistic)
+        surrogate = choose_surrogate(
+            self, train, y_train, validation, proxy, refined, rng_cv, fit_details["linear_terms"]
+        )
         spectrum = surrogate.pop("spectrum")
         empty = np.flatnonzero(~train.any(axis=1))
         empty_value = float(y_train[empty[0]]) if empty.size else None

@@ -178,7 +178,7 @@ def test_default_stage_is_the_spex_design():
 
 
 def test_the_validation_rows_choose_between_the_refit_and_the_sparse_fit(monkeypatch):
-    import shapiq_spex.approximators.hybrid as hybrid_module
+    import shapiq_spex.approximators.proxyspex as proxy_module
 
     # many hierarchical terms plus noise, as in texts: the sparse Möbius fit is the better one
     game = SparseMoebiusGame(40, 60, 4, hierarchical=True, noise_std=0.3, random_state=1)
@@ -188,12 +188,12 @@ def test_the_validation_rows_choose_between_the_refit_and_the_sparse_fit(monkeyp
     assert d["surrogate"] == "sparse fit blended with the proxy"
     assert d["validation_r2"] > d["selection_validation_r2"]
 
-    real = hybrid_module.sparse_surrogate
+    real = proxy_module.sparse_surrogate
 
     def never_better(*args):  # the sparse fit as scored, but never preferred
         return {**real(*args), "validation_r2": -np.inf}
 
-    monkeypatch.setattr(hybrid_module, "sparse_surrogate", never_better)
+    monkeypatch.setattr(proxy_module, "sparse_surrogate", never_better)
     refit_only = HybridSPEX(40, 2, random_state=0)
     r2_refit = run(refit_only, 2000, game)
     assert refit_only.report_.details["surrogate"] == "selection refit"
@@ -209,7 +209,7 @@ def test_parity_game_is_represented_by_either_choice():
     d = hybrid.report_.details
     assert d["selection_validation_r2"] > 0.999
     chose_refit = d["surrogate"] == "selection refit"
-    assert chose_refit == prefer_selection(d["selection_validation_r2"], d["validation_r2"])
+    assert chose_refit == prefer_selection(d["selection_validation_r2"], d["blend_validation_r2"])
 
 
 @pytest.mark.parametrize(("error_ratio", "expected"), [(0.99, "sparse"), (0.4, "selection")])
@@ -217,21 +217,21 @@ def test_the_refit_must_halve_the_sparse_fits_validation_error(monkeypatch, erro
     """ProxySPEX's rule: the refit's validation R² is optimistic (its size was chosen there), so
     it is returned only when its error is at most half the sparse fit's, not when merely lower.
     """
-    import shapiq_spex.approximators.hybrid as hybrid_module
+    import shapiq_spex.approximators.proxyspex as proxy_module
 
-    real = hybrid_module.sparse_surrogate
+    real = proxy_module.sparse_surrogate
 
     def scored(*args):  # the sparse fit as fitted, its validation error set relative to the refit's
         refined = args[5]
         error = (1.0 - refined.validation_r2) / error_ratio
         return {**real(*args), "validation_r2": 1.0 - error}
 
-    monkeypatch.setattr(hybrid_module, "sparse_surrogate", scored)
+    monkeypatch.setattr(proxy_module, "sparse_surrogate", scored)
     game = SparseMoebiusGame(40, 60, 4, hierarchical=True, noise_std=0.3, random_state=1)
     hybrid = HybridSPEX(40, 2, random_state=0)
     hybrid.approximate(2000, game)
     d = hybrid.report_.details
-    assert d["validation_r2"] < d["selection_validation_r2"]  # the refit scores higher either way
+    assert d["blend_validation_r2"] < d["selection_validation_r2"]  # the refit scores higher
     if expected == "sparse":
         assert d["surrogate"] == "sparse fit blended with the proxy"
     else:

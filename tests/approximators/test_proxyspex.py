@@ -85,7 +85,6 @@ def test_deep_noiseless_terms_are_recovered_exactly(seed):
 def test_skipping_the_sparse_fit_after_an_exact_selection_changes_nothing(monkeypatch, cls):
     """With the shortcut disabled the sparse fit runs, loses by the margin rule, and the same
     spectrum is returned."""
-    import shapiq_spex.approximators.hybrid as hybrid_module
     import shapiq_spex.approximators.proxyspex as proxy_module
 
     n = 40
@@ -93,8 +92,7 @@ def test_skipping_the_sparse_fit_after_an_exact_selection_changes_nothing(monkey
     fast = cls(n, 2, "k-SII", random_state=1)
     fast.approximate(1500, game)
     assert fast.report_.details["sparse_fit_skipped"]
-    module = hybrid_module if cls is HybridSPEX else proxy_module
-    monkeypatch.setattr(module, "selection_is_exact", lambda r2: False)
+    monkeypatch.setattr(proxy_module, "selection_is_exact", lambda r2: False)
     slow = cls(n, 2, "k-SII", random_state=1)
     slow.approximate(1500, game)
     d = slow.report_.details
