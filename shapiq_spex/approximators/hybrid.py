@@ -191,7 +191,7 @@ class HybridSPEX(SparseApproximator):
         validation_fraction: share of the random training coalitions used for validation.
         max_terms: pool at most this many candidates (``None`` = as memory allows).
         linear_terms: ``"all"``, ``"selected"`` or ``"auto"``, as in ProxySPEX.
-        n_jobs: threads per proxy fit.
+        n_jobs: threads for the proxy fit, as in ProxySPEX (``-1``, the default: every core).
         degree_cap: SPEX's BCH degree cap.
         n_groups: SPEX's hash groups.
         decoder: SPEX's decoder, ``"soft"`` or ``"hard"`` (any case).
@@ -223,7 +223,7 @@ class HybridSPEX(SparseApproximator):
         validation_fraction: float = 0.2,
         max_terms: int | None = None,
         linear_terms: str = "auto",
-        n_jobs: int = 1,
+        n_jobs: int = -1,
         degree_cap: int = 5,
         n_groups: int = 3,
         decoder: str = "soft",

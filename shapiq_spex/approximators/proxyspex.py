@@ -27,6 +27,7 @@ import time
 import numpy as np
 from shapiq.interaction_values import InteractionValues
 
+from shapiq_spex._parallel import check_n_jobs, one_blas_thread, resolve_n_jobs
 from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
     DEFAULT_MAX_MEMORY,
@@ -42,7 +43,7 @@ from shapiq_spex.approximators._base import (
     prediction_r2,
 )
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_proxy
+from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_proxy, refit_final
 from shapiq_spex.proxy.refine import select_and_refit
 from shapiq_spex.proxy.sparse_regression import fit_sparse_moebius, proxy_supports
 from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
@@ -109,6 +110,7 @@ def resolve_linear_terms(linear_terms: str, n: int, n_fit: int) -> str:
     return "all" if 4 * (n + 1) <= n_fit else "selected"
 
 
+@one_blas_thread
 def fit_and_refine(
     approx, train, y_train, validation, rng, *, candidates=None, clean=False, max_selected=None
 ):
@@ -127,7 +129,8 @@ def fit_and_refine(
             terms before the selection (HybridSPEX unites them with the peeled SPEX terms).
         clean: read the terms of the tuning models only (fitted without the validation rows),
             not of the final proxy refitted on every row, so that a fit scored on the
-            validation rows is not scored on rows its supports were chosen from.
+            validation rows is not scored on rows its supports were chosen from. The final
+            proxy is then fitted only when needed (:func:`sparse_surrogate`), not here.
         max_selected: most of the proxy's terms the selection keeps (see ``select_and_refit``).
 
     Returns:
@@ -141,8 +144,11 @@ def fit_and_refine(
         tuning=approx.tuning,
         rng=rng,
         validation=validation,
-        n_jobs=approx.n_jobs,
+        n_jobs=resolve_n_jobs(approx.n_jobs),
+        final=not clean,  # a clean caller refits the final proxy only if it needs it
     )
+    if not proxy.trial_models:
+        proxy = refit_final(proxy, train, y_train, resolve_n_jobs(approx.n_jobs))
     t1 = time.perf_counter()
     models = (
         proxy.trial_models if clean and proxy.trial_models else (proxy.model, *proxy.trial_models)
@@ -163,6 +169,7 @@ def fit_and_refine(
         max_terms=approx.max_terms,
         linear=linear,
         max_selected=max_selected,
+        n_jobs=resolve_n_jobs(approx.n_jobs),
     )
     t3 = time.perf_counter()
     details = {
@@ -227,7 +234,7 @@ def set_proxy_options(
     )
     approx.max_terms = check_positive_int(max_terms, "max_terms", allow_none=True)
     approx.linear_terms = lower_choice(linear_terms, "linear_terms", LINEAR_TERMS)
-    approx.n_jobs = check_positive_int(n_jobs, "n_jobs")
+    approx.n_jobs = check_n_jobs(n_jobs)
 
 
 class ProxySPEX(SparseApproximator):
@@ -292,7 +299,9 @@ class ProxySPEX(SparseApproximator):
             lets them compete for the support like other terms; ``"auto"`` (default) is
             ``"all"`` when ``n + 1 <= fitting rows / 4`` and ``"selected"`` otherwise (the
             choice is in ``report_.details["linear_terms"]``). The constant is always kept.
-        n_jobs: threads per proxy fit. Defaults to 1.
+        n_jobs: threads for the fit: the proxy's configurations, the selection's two orderings
+            and the sparse fit's folds run side by side on up to ``n_jobs`` threads; ``-1``
+            (default) uses every core this process may run on. The values do not depend on it.
         target_r2: ``None`` (spend the budget) or a number in (0, 1): stop at the first round
             whose reported R² reaches it (not with ``pairing``, whose draws do not nest).
 
@@ -329,7 +338,7 @@ class ProxySPEX(SparseApproximator):
         validation_fraction: float = 0.2,
         max_terms: int | None = None,
         linear_terms: str = "auto",
-        n_jobs: int = 1,
+        n_jobs: int = -1,
         target_r2: float | None = None,
     ) -> None:
         super().__init__(
@@ -661,6 +670,7 @@ def sparse_columns(approx, queries: int) -> int:
     return max(approx.n + 1, min(SPARSE_COLUMNS, columns))
 
 
+@one_blas_thread
 def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv, linear) -> dict:
     """The sparse fit over the selected proxy terms, blended with the proxy (steps 5 and 6).
 
@@ -680,9 +690,13 @@ def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv,
         extra=proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4),
         max_columns=sparse_columns(approx, train.shape[0]),
         force_singletons=linear == "all",
+        n_jobs=resolve_n_jobs(approx.n_jobs),
     )
     spectrum = sparse.spectrum.to_fourier()
-    tree = tree_spectrum(proxy.model, approx.n) if proxy.trial_models else None
+    tree = None
+    if proxy.trial_models:
+        proxy = refit_final(proxy, train, y_train, resolve_n_jobs(approx.n_jobs))
+        tree = tree_spectrum(proxy.model, approx.n)
     blend = proxy_blend(
         proxy, sparse.oof[validation], train[validation], y_train[validation], approx.n, tree
     )

@@ -5,7 +5,8 @@ shapiq's ProxySPEX tunes its LightGBM proxy with a 5-fold grid search over 8 con
 usually tuned in practice: each of a handful of configurations is trained once on the fitting
 part of a split, with early stopping on the validation part, which picks the number of trees; the
 configuration with the best validation R² is refitted on all training samples with its number of
-trees. Every fit is single-threaded by default, seeded, and silent.
+trees. Every fit is seeded and silent; LightGBM's configurations can be fitted side by side on
+threads (``n_jobs``), with the same models as one after the other.
 
 Accepted ``proxy`` values (see :func:`check_proxy`):
 
@@ -29,9 +30,18 @@ from typing import Any
 
 import numpy as np
 
+from shapiq_spex._parallel import thread_map
 from shapiq_spex.exceptions import InvalidParameterError, MissingDependencyError
 
-__all__ = ["PROXY_NAMES", "TUNINGS", "ProxyFit", "check_backend", "check_proxy", "fit_proxy"]
+__all__ = [
+    "PROXY_NAMES",
+    "TUNINGS",
+    "ProxyFit",
+    "check_backend",
+    "check_proxy",
+    "fit_proxy",
+    "refit_final",
+]
 
 PROXY_NAMES = ("lightgbm", "xgboost", "gradient_boosting", "random_forest", "extra_trees")
 TUNINGS = ("fast", "none")
@@ -56,7 +66,8 @@ class ProxyFit:
 
     Attributes:
         model: the fitted model (``lightgbm.Booster``, ``xgboost.Booster`` or a scikit-learn
-            estimator), ready for :func:`~shapiq_spex.proxy.tree_fourier.tree_spectrum`.
+            estimator), ready for :func:`~shapiq_spex.proxy.tree_fourier.tree_spectrum`;
+            ``None`` after ``fit_proxy(..., final=False)`` until :func:`refit_final`.
         kind: ``"lightgbm"``, ``"xgboost"``, ``"gradient_boosting"``, ``"random_forest"``,
             ``"extra_trees"`` or ``"estimator"`` (a user instance).
         params: hyper-parameters of the chosen configuration.
@@ -66,6 +77,7 @@ class ProxyFit:
         trial_models: the early-stopped models of the tuning (fitted on the fitting rows only,
             truncated to their best iteration); ProxySPEX reads candidate terms from them too.
         fit_time_s: wall time of tuning and refitting.
+        seed: the seed of the LightGBM fits (:func:`refit_final` reuses it).
     """
 
     model: Any
@@ -76,6 +88,7 @@ class ProxyFit:
     trials: list = field(default_factory=list)
     trial_models: tuple = ()
     fit_time_s: float = 0.0
+    seed: int | None = None
 
 
 def _estimator_kind(obj) -> str | None:
@@ -189,43 +202,77 @@ def _lgb_params(config: dict, m: int, seed: int, n_jobs: int) -> dict:
     }
 
 
-def _fit_lightgbm(X, y, fit, val, tuning, seed, n_jobs) -> ProxyFit:
+def _fit_lightgbm(X, y, fit, val, tuning, seed, n_jobs, final) -> ProxyFit:
     import lightgbm as lgb
 
     trials, models = [], []
     if tuning == "fast":
-        train = lgb.Dataset(X[fit], y[fit], params={"verbose": -1}, free_raw_data=False)
-        valid = lgb.Dataset(X[val], y[val], reference=train, free_raw_data=False)
-        for config in _BOOSTING_CONFIGS:
-            params = _lgb_params(config, int(fit.sum()), seed, n_jobs)
+        # The configurations are fitted side by side (LightGBM releases the GIL): a fit on a few
+        # thousand rows gains nothing from a second thread, two fits at once take the time of
+        # one. Each thread builds its own Dataset, since lgb.train updates the one it is given.
+        workers = min(n_jobs, len(_BOOSTING_CONFIGS))
+        threads = max(1, n_jobs // workers)
+
+        def trial(config):
+            train = lgb.Dataset(X[fit], y[fit], params={"verbose": -1}, free_raw_data=False)
+            valid = lgb.Dataset(X[val], y[val], reference=train, free_raw_data=False)
             booster = lgb.train(
-                params,
+                _lgb_params(config, int(fit.sum()), seed, threads),
                 train,
                 num_boost_round=_MAX_ROUNDS,
                 valid_sets=[valid],
                 callbacks=[lgb.early_stopping(_PATIENCE, verbose=False)],
+                keep_training_booster=True,  # no copy through a model string
             )
             rounds = max(1, booster.best_iteration)
             booster.best_iteration = rounds  # extraction and predict stop here
             score = _r2(y[val], booster.predict(X[val], num_iteration=rounds))
-            trials.append({"params": dict(config), "n_estimators": rounds, "validation_r2": score})
-            models.append(booster)
+            return {"params": dict(config), "n_estimators": rounds, "validation_r2": score}, booster
+
+        done = thread_map(trial, _BOOSTING_CONFIGS, workers)
+        trials, models = [t for t, _ in done], [b for _, b in done]
         best = max(trials, key=lambda t: t["validation_r2"])
     else:
         best = {"params": dict(_BOOSTING_DEFAULT), "n_estimators": _NONE_ROUNDS}
         best["validation_r2"] = float("nan")
-    params = _lgb_params(best["params"], X.shape[0], seed, n_jobs)
-    full = lgb.Dataset(X, y, params={"verbose": -1})
-    model = lgb.train(params, full, num_boost_round=best["n_estimators"])
-    return ProxyFit(
-        model,
+    fitted = ProxyFit(
+        None,
         "lightgbm",
         best["params"],
         best["n_estimators"],
         best["validation_r2"],
         trials,
         tuple(models),
+        seed=seed,
     )
+    return refit_final(fitted, X, y, n_jobs) if final else fitted
+
+
+def _refit_lightgbm(fitted: ProxyFit, X, y, n_jobs: int):
+    import lightgbm as lgb
+
+    params = _lgb_params(fitted.params, X.shape[0], fitted.seed, n_jobs)
+    full = lgb.Dataset(X, y, params={"verbose": -1})
+    return lgb.train(params, full, num_boost_round=fitted.n_estimators, keep_training_booster=True)
+
+
+def refit_final(fitted: ProxyFit, masks, values, n_jobs: int = 1) -> ProxyFit:
+    """``fitted`` with its final model: the chosen configuration refitted on every row.
+
+    For a :class:`ProxyFit` returned by ``fit_proxy(..., final=False)`` (LightGBM only): a caller
+    that may only need the tuning models (ProxySPEX when its selection is exact) saves the
+    final fit until it needs it. ``masks`` and ``values`` must be those given to ``fit_proxy``;
+    the model is the one ``final=True`` would have returned. A fit with a model is returned as is.
+    """
+    if fitted.model is not None:
+        return fitted
+    if fitted.kind != "lightgbm":
+        msg = f"refit_final supports LightGBM proxies only; got a {fitted.kind!r} fit."
+        raise InvalidParameterError(msg)
+    start = time.perf_counter()
+    X = np.ascontiguousarray(masks, dtype=np.float64)
+    model = _refit_lightgbm(fitted, X, np.asarray(values, dtype=np.float64), n_jobs)
+    return replace(fitted, model=model, fit_time_s=fitted.fit_time_s + time.perf_counter() - start)
 
 
 # ----------------------------------------------------------------------------- XGBoost
@@ -348,6 +395,7 @@ def fit_proxy(
     rng: np.random.Generator,
     validation: np.ndarray | None = None,
     n_jobs: int = 1,
+    final: bool = True,
 ) -> ProxyFit:
     """Fit (and by default tune) a tree proxy ``g(x) ≈ f(x)`` on queried coalitions.
 
@@ -360,7 +408,12 @@ def fit_proxy(
         rng: generator for the model seeds.
         validation: ``(m,)`` boolean, the rows used only to choose the configuration and the
             number of trees (the final model is refitted on all rows). Needed for ``"fast"``.
-        n_jobs: threads per fit. Defaults to 1.
+        n_jobs: threads. LightGBM's tuning fits its configurations on up to ``n_jobs``
+            threads side by side; the other proxies use them inside each fit. The values do not
+            depend on it (LightGBM's fits are deterministic across thread counts). Defaults to 1.
+        final: refit the chosen configuration on every row (``ProxyFit.model``). ``False``
+            leaves a LightGBM fit's ``model`` as ``None`` for a later :func:`refit_final` (the
+            other proxies always refit). Defaults to ``True``.
 
     Returns:
         A :class:`ProxyFit`.
@@ -394,7 +447,7 @@ def fit_proxy(
         )
         raise InvalidParameterError(msg)
     if proxy == "lightgbm":
-        fitted = _fit_lightgbm(X, y, fit, val, tuning, seed, n_jobs)
+        fitted = _fit_lightgbm(X, y, fit, val, tuning, seed, n_jobs, final)
     elif proxy == "xgboost":
         fitted = _fit_xgboost(X, y, fit, val, tuning, seed, n_jobs)
     else:

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from shapiq_spex._parallel import thread_map
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.spectra._subsets import PAD, degrees, distribute, row_keys, widen
 from shapiq_spex.spectra.regression import refit
@@ -271,6 +272,7 @@ def select_and_refit(
     forced: np.ndarray | None = None,
     linear: str = "all",
     max_selected: int | None = None,
+    n_jobs: int = 1,
 ) -> Refinement:
     """Choose which candidate terms to keep by validation, then refit them on all rows.
 
@@ -293,6 +295,8 @@ def select_and_refit(
         max_selected: most candidates kept on top of the forced terms (``None`` = up to about
             the number of fitting rows). A caller that uses only the strongest few hundred
             supports caps it: the ridge fits of the sweep cost the cube of the support size.
+
+        n_jobs: threads; the orderings are swept side by side (the same values). Defaults to 1.
 
     Returns:
         A :class:`Refinement` with a Fourier spectrum on ``n = masks.shape[1]`` players.
@@ -325,11 +329,16 @@ def select_and_refit(
         F_fit = _design_rows(masks[fit_rows], force)
         F_val = _design_rows(masks[validation], force)
         grid = prefix_grid(limit)
-        best = None
-        for mode in _ORDERINGS:
+
+        def sweep(mode):
             gram = _GrowingGram(y_fit, y_val)
             gram.add(F_fit, F_val)
-            picked, k, sse, path[mode] = _sweep(mode, gram, P_fit, P_val, grid)
+            return _sweep(mode, gram, P_fit, P_val, grid)
+
+        best = None
+        for mode, (picked, k, sse, path[mode]) in zip(
+            _ORDERINGS, thread_map(sweep, _ORDERINGS, n_jobs), strict=True
+        ):
             if best is None or sse < best[2] - 1e-9 * best[2]:
                 best = (picked, k, sse, mode)
         picked, best_k, best_sse, order_used = best

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
+from sklearn.exceptions import ConvergenceWarning
 
+from shapiq_spex._parallel import thread_map
 from shapiq_spex.spectra._subsets import PAD, degrees
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
@@ -138,6 +140,7 @@ def fit_sparse_moebius(
     max_columns: int = 1500,
     folds: int = 5,
     force_singletons: bool = False,
+    n_jobs: int = 1,
 ) -> SparseFit:
     """L1-regularised Möbius fit over singletons, (screened) pairs and extra supports.
 
@@ -153,10 +156,19 @@ def fit_sparse_moebius(
         folds: K of the K-fold cross-validation (``>= 2``; fewer when ``m`` is small).
         force_singletons: keep every first-order term (their L1 penalty is divided by
             ``_FREE``, so they are practically unpenalised and always in the support).
+        n_jobs: threads; the folds are fitted side by side (the same values). Defaults to 1.
 
     Returns:
         A :class:`SparseFit`.
     """
+    # One filter for the whole fit, set here in the calling thread: warnings.catch_warnings
+    # in the fold threads would race on the global filter list (and could leave it changed).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the smallest penalties
+        return _fit_sparse_moebius(X, y, rng, extra, max_columns, folds, force_singletons, n_jobs)
+
+
+def _fit_sparse_moebius(X, y, rng, extra, max_columns, folds, force_singletons, n_jobs):
     from sklearn.linear_model import lasso_path
 
     X = np.asarray(X, dtype=bool)
@@ -181,9 +193,9 @@ def fit_sparse_moebius(
     folds = int(max(2, min(folds, m // 10)))
     fold_of = rng.permutation(np.arange(m) % folds)
     raw = _RawGram(D, y)
-    problems = []  # per fold: (scaled centred training problem, scaled test design, test values)
-    sst = 0.0
-    for f in range(folds):
+
+    def problem_of(f):
+        """(scaled centred training problem, scaled test design, test rows) of fold ``f``."""
         test = fold_of == f
         if every_pair:  # the columns do not depend on the values: one Gram matrix for all folds
             problem, D_test, w = raw.without(test), D[test], scale
@@ -196,7 +208,11 @@ def fit_sparse_moebius(
             w = np.ones(sup_f.shape[0])
             if force_singletons:
                 w[:n] = _FREE
-        problems.append((_scaled(problem, w), D_test * w, test))
+        return _scaled(problem, w), D_test * w, test
+
+    problems = thread_map(problem_of, range(folds), n_jobs)
+    sst = 0.0
+    for _, _, test in problems:
         sst += float(((y[test] - y[~test].mean()) ** 2).sum())
     sse = np.zeros((2, alphas.shape[0]))  # [L1 fit, least squares on its support]
     oof = np.zeros((2, m, alphas.shape[0]))
@@ -209,9 +225,13 @@ def fit_sparse_moebius(
     while done < alphas.shape[0]:
         chunk = alphas[done : done + _PATH_CHUNK]
         cols = slice(done, done + chunk.shape[0])
-        for f, (problem, D_test, test) in enumerate(problems):
-            pred, warm[f] = _path_predictions(problem, D_test, chunk, lasso_path, warm[f])
-            oof[:, test, cols] = pred
+
+        def path_of(f, chunk=chunk):
+            problem, D_test, _ = problems[f]
+            return _path_predictions(problem, D_test, chunk, lasso_path, warm[f])
+
+        for f, (pred, warm[f]) in enumerate(thread_map(path_of, range(folds), n_jobs)):
+            oof[:, problems[f][2], cols] = pred
         sse[:, cols] = ((y[None, :, None] - oof[:, :, cols]) ** 2).sum(axis=1)
         done += chunk.shape[0]
         best = int(np.argmin(np.min(sse[:, :done], axis=0)))  # ties: the larger penalty
@@ -354,19 +374,17 @@ def _lasso(G, Dy, m: int, yy: float, alphas, lasso_path, coef_init=None) -> np.n
     shape_only = np.lib.stride_tricks.as_strided(np.zeros(1), (m, G.shape[0]), (0, 0))
     norm_only = np.zeros(m)
     norm_only[0] = np.sqrt(yy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence at the smallest penalties
-        _, coefs, _ = lasso_path(
-            shape_only,
-            norm_only,
-            alphas=alphas,
-            precompute=G,
-            Xy=Dy,
-            coef_init=coef_init,
-            tol=_TOL,
-            max_iter=_MAX_ITER,
-            check_input=False,
-        )
+    _, coefs, _ = lasso_path(
+        shape_only,
+        norm_only,
+        alphas=alphas,
+        precompute=G,
+        Xy=Dy,
+        coef_init=coef_init,
+        tol=_TOL,
+        max_iter=_MAX_ITER,
+        check_input=False,
+    )
     return coefs
 
 

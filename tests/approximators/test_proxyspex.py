@@ -493,3 +493,33 @@ def test_target_r2_counts_the_completed_table():
     assert d["target_reached"] is True
     assert d["rounds"][-1]["validation_r2"] == pytest.approx(approx.report_.faithfulness_r2)
     assert d["rounds"][0]["validation_r2"] < 0.9  # 250 coalitions: not completed
+
+
+@pytest.mark.parametrize("cls", [ProxySPEX, HybridSPEX])
+def test_values_do_not_depend_on_threads(cls):
+    """``n_jobs`` and the BLAS thread count change the speed, never the returned values.
+
+    A BLAS summing on two threads used to move the values in their last bits, so the same seed
+    gave different results on machines with different core counts.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n = 48
+    game = SparseFourierGame(n, 30, 3, noise_std=0.2, random_state=4)  # the sparse fit runs
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = cls(n, 2, random_state=0, n_jobs=1)
+        ref = one.approximate(1500, game)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = cls(n, 2, random_state=0, n_jobs=2)
+        par = two.approximate(1500, game)
+    assert one.report_.details["surrogate"] == "sparse fit blended with the proxy"
+    assert two.report_.details["surrogate"] == one.report_.details["surrogate"]
+    np.testing.assert_array_equal(par.values, ref.values)
+    assert par.interaction_lookup == ref.interaction_lookup
+
+
+@pytest.mark.parametrize("cls", [ProxySPEX, HybridSPEX])
+@pytest.mark.parametrize("bad", [0, -2, 2.0, True])
+def test_n_jobs_must_be_a_positive_int_or_minus_one(cls, bad):
+    with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
+        cls(20, 2, n_jobs=bad)

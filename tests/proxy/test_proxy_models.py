@@ -98,3 +98,30 @@ def test_bad_proxy_arguments():
         fit_proxy(X, y, "lightgbm", tuning="grid", rng=np.random.default_rng(0), validation=val)
     with pytest.raises(InvalidParameterError, match="validation split"):
         fit_proxy(X, y, "lightgbm", rng=np.random.default_rng(0), validation=None)
+
+
+def test_the_final_lightgbm_fit_can_wait_and_is_the_same():
+    from shapiq_spex.proxy.models import refit_final
+
+    X, y, val = data(6)
+    now = fit_proxy(X, y, "lightgbm", rng=np.random.default_rng(2), validation=val)
+    later = fit_proxy(X, y, "lightgbm", rng=np.random.default_rng(2), validation=val, final=False)
+    assert later.model is None
+    assert [t["n_estimators"] for t in later.trials] == [t["n_estimators"] for t in now.trials]
+    done = refit_final(later, X, y)
+    assert done.model.num_trees() == now.model.num_trees()
+    Xf = np.random.default_rng(3).integers(0, 2, size=(200, 12)).astype(float)
+    np.testing.assert_array_equal(done.model.predict(Xf), now.model.predict(Xf))
+    assert refit_final(done, X, y) is done  # a fit with a model is returned as is
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3, 4])
+def test_lightgbm_tuning_on_several_threads_gives_the_same_models(n_jobs):
+    X, y, val = data(7)
+    one = fit_proxy(X, y, "lightgbm", rng=np.random.default_rng(4), validation=val, n_jobs=1)
+    many = fit_proxy(X, y, "lightgbm", rng=np.random.default_rng(4), validation=val, n_jobs=n_jobs)
+    assert many.trials == one.trials
+    Xf = X.astype(float)
+    for a, b in zip(one.trial_models, many.trial_models, strict=True):
+        np.testing.assert_array_equal(a.predict(Xf), b.predict(Xf))
+    np.testing.assert_array_equal(one.model.predict(Xf), many.model.predict(Xf))
