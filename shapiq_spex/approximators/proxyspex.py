@@ -27,7 +27,7 @@ import time
 import numpy as np
 from shapiq.interaction_values import InteractionValues
 
-from shapiq_spex._parallel import check_n_jobs, one_blas_thread, resolve_n_jobs
+from shapiq_spex._parallel import check_n_jobs, one_blas_thread, resolve_n_jobs, thread_map
 from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
     DEFAULT_MAX_MEMORY,
@@ -153,7 +153,7 @@ def fit_and_refine(
     models = (
         proxy.trial_models if clean and proxy.trial_models else (proxy.model, *proxy.trial_models)
     )
-    parts = [ensemble_arrays(m) for m in models]
+    parts = thread_map(ensemble_arrays, models, resolve_n_jobs(approx.n_jobs))
     supports, coefs = tree_terms(merge_ensembles(parts), approx.n)
     n_proxy_terms = int(coefs.shape[0])
     if candidates is not None:

@@ -182,17 +182,20 @@ def _fit_sparse_moebius(X, y, rng, extra, max_columns, folds, force_singletons, 
     extra = extra[degrees(extra) >= 2][: max(0, max_columns // 4)]
     n_pair_slots = max(0, max_columns - n - extra.shape[0])
     every_pair = n * (n - 1) // 2 <= n_pair_slots
-    supports, n_pairs = _columns(X, y, extra, n_pair_slots)
-    D = monomials(X, supports)
-    alphas = _alpha_grid(D, y)  # from the unscaled columns: forcing must not move the grid
-    # a column scaled by w has its L1 penalty divided by w: forced singletons get _FREE
-    scale = np.ones(supports.shape[0])
-    if force_singletons:
-        scale[:n] = _FREE
-
     folds = int(max(2, min(folds, m // 10)))
     fold_of = rng.permutation(np.arange(m) % folds)
-    raw = _RawGram(D, y)
+
+    def all_rows():
+        supports, n_pairs = _columns(X, y, extra, n_pair_slots)
+        D = monomials(X, supports)
+        return supports, n_pairs, D, _RawGram(D, y)
+
+    def singleton_scale(columns: int) -> np.ndarray:
+        # a column scaled by w has its L1 penalty divided by w: forced singletons get _FREE
+        w = np.ones(columns)
+        if force_singletons:
+            w[:n] = _FREE
+        return w
 
     def problem_of(f):
         """(scaled centred training problem, scaled test design, test rows) of fold ``f``."""
@@ -205,12 +208,19 @@ def _fit_sparse_moebius(X, y, rng, extra, max_columns, folds, force_singletons, 
             sup_f, _ = _columns(X[~test], y[~test], extra, n_pair_slots)
             problem = _RawGram(monomials(X[~test], sup_f), y[~test]).without(None)
             D_test = monomials(X[test], sup_f)
-            w = np.ones(sup_f.shape[0])
-            if force_singletons:
-                w[:n] = _FREE
+            w = singleton_scale(sup_f.shape[0])
         return _scaled(problem, w), D_test * w, test
 
-    problems = thread_map(problem_of, range(folds), n_jobs)
+    if every_pair:
+        supports, n_pairs, D, raw = all_rows()
+        scale = singleton_scale(supports.shape[0])
+        problems = thread_map(problem_of, range(folds), n_jobs)
+    else:  # the folds do not need the columns of all rows (the final fit does): built beside
+        tasks = range(-1, folds)  # -1: all rows
+        built = thread_map(lambda f: problem_of(f) if f >= 0 else all_rows(), tasks, n_jobs)
+        (supports, n_pairs, D, raw), problems = built[0], built[1:]
+        scale = singleton_scale(supports.shape[0])
+    alphas = _alpha_grid(D, y)  # from the unscaled columns: forcing must not move the grid
     sst = 0.0
     for _, _, test in problems:
         sst += float(((y[test] - y[~test].mean()) ** 2).sum())

@@ -167,3 +167,13 @@ def test_closure_is_rejected_when_it_does_not_help():
     )
     ref = select_and_refit(X, y, cand, np.ones(cand.shape[0]), validation=val)
     assert ref.n_closure == 0
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_the_orderings_swept_on_threads_give_the_same_selection(noise):
+    _, X, y, val, cand, score = setup(noise=noise, seed=2)
+    one = select_and_refit(X, y, cand, score, validation=val, n_jobs=1)
+    two = select_and_refit(X, y, cand, score, validation=val, n_jobs=2)
+    assert two.ordering == one.ordering
+    assert two.path == one.path
+    assert two.spectrum.to_dict() == one.spectrum.to_dict()

@@ -178,3 +178,20 @@ def test_out_of_fold_predictions_track_the_cv_score_on_a_sparse_game():
     r2 = 1.0 - np.mean((y - fit.oof) ** 2) / np.var(y)
     assert r2 > 0.9
     assert abs(r2 - fit.cv_r2) < 0.01
+
+
+@pytest.mark.parametrize(("n", "max_columns"), [(12, 1500), (60, 300)])
+def test_folds_fitted_on_threads_give_the_same_fit(n, max_columns):
+    """Every pair as a column (one Gram matrix) and screened pairs (one per fold)."""
+    rng = np.random.default_rng(3)
+    truth = known_game(n, rng)
+    X = uniform_masks(rng, n, 600)
+    y = truth.evaluate(X) + 0.2 * rng.normal(size=600)
+    fits = [
+        fit_sparse_moebius(X, y, np.random.default_rng(4), max_columns=max_columns, n_jobs=jobs)
+        for jobs in (1, 3)
+    ]
+    assert (fits[0].n_pairs == n * (n - 1) // 2) == (n == 12)
+    assert fits[1].spectrum.to_dict() == fits[0].spectrum.to_dict()
+    assert fits[1].cv_path == fits[0].cv_path
+    np.testing.assert_array_equal(fits[1].oof, fits[0].oof)
