@@ -229,7 +229,9 @@ def _fit_lightgbm(X, y, fit, val, tuning, seed, n_jobs, final) -> ProxyFit:
             score = _r2(y[val], booster.predict(X[val], num_iteration=rounds))
             return {"params": dict(config), "n_estimators": rounds, "validation_r2": score}, booster
 
-        done = thread_map(trial, _BOOSTING_CONFIGS, workers)
+        # deepest first: on two threads the two deep fits start together and the shallow one
+        # follows the quicker of them, instead of the deepest waiting for the shallow one
+        done = thread_map(trial, _BOOSTING_CONFIGS[::-1], workers)[::-1]
         trials, models = [t for t, _ in done], [b for _, b in done]
         best = max(trials, key=lambda t: t["validation_r2"])
     else:
