@@ -301,7 +301,8 @@ class ProxySPEX(SparseApproximator):
             choice is in ``report_.details["linear_terms"]``). The constant is always kept.
         n_jobs: threads for the fit: the proxy's configurations, the selection's two orderings
             and the sparse fit's folds run side by side on up to ``n_jobs`` threads; ``-1``
-            (default) uses every core this process may run on. The values do not depend on it.
+            (default) uses every core this process may run on. With a LightGBM proxy (the
+            default) the values do not depend on it, nor on the BLAS thread count.
         target_r2: ``None`` (spend the budget) or a number in (0, 1): stop at the first round
             whose reported R² reaches it (not with ``pairing``, whose draws do not nest).
 
