@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shapiq_spex._parallel import one_blas_thread
 from shapiq_spex.spectra._subsets import PAD, degrees, incidence
 from shapiq_spex.spectra.spectrum import Basis
 
@@ -72,6 +73,7 @@ class RefitResult:
     gcv_r2: float
 
 
+@one_blas_thread  # the same coefficients on any machine (see shapiq_spex._parallel)
 def refit(
     masks: np.ndarray,
     values: np.ndarray,

@@ -208,3 +208,20 @@ def test_bad_parameters(kwargs, match):
 def test_bad_budget_type():
     with pytest.raises(InvalidParameterError, match="'budget'"):
         SPEX(8).approximate(1000.5, CountingGame(8, {(): 1.0}))
+
+
+@pytest.mark.parametrize(("n", "budget"), [(128, 3000), (256, 4000)])
+def test_values_do_not_depend_on_the_blas_thread_count(n, budget):
+    """The refit's BLAS runs on one thread: one seed, the same values on any machine."""
+    from threadpoolctl import threadpool_limits
+
+    from shapiq_spex.games import SparseFourierGame
+
+    game = SparseFourierGame(n, 40, 3, noise_std=0.3, random_state=1)
+    runs = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an unresolved run warns; both must agree anyway
+            runs.append(SPEX(n, 2, "k-SII", random_state=0).approximate(budget, game))
+    np.testing.assert_array_equal(runs[1].values, runs[0].values)
+    assert runs[1].interaction_lookup == runs[0].interaction_lookup
