@@ -324,10 +324,10 @@ def select_and_refit(
     n_closure = 0
     if validation.sum() >= 2 and limit > 0:
         y_fit, y_val = values[fit_rows], values[validation]
-        P_fit = _design_rows(masks[fit_rows], pool)
-        P_val = _design_rows(masks[validation], pool)
-        F_fit = _design_rows(masks[fit_rows], force)
-        F_val = _design_rows(masks[validation], force)
+        jobs = [(rows, terms) for terms in (pool, force) for rows in (fit_rows, validation)]
+        P_fit, P_val, F_fit, F_val = thread_map(
+            lambda job: _design_rows(masks[job[0]], job[1]), jobs, n_jobs
+        )
         grid = prefix_grid(limit)
 
         def sweep(mode):
