@@ -295,8 +295,8 @@ def select_and_refit(
         max_selected: most candidates kept on top of the forced terms (``None`` = up to about
             the number of fitting rows). A caller that uses only the strongest few hundred
             supports caps it: the ridge fits of the sweep cost the cube of the support size.
-
-        n_jobs: threads; the orderings are swept side by side (the same values). Defaults to 1.
+        n_jobs: threads; the designs are built and the orderings swept side by side (the same
+            values). Defaults to 1.
 
     Returns:
         A :class:`Refinement` with a Fourier spectrum on ``n = masks.shape[1]`` players.
