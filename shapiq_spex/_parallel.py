@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,13 +34,16 @@ def check_n_jobs(value, name: str = "n_jobs") -> int:
 
 
 def resolve_n_jobs(n_jobs: int) -> int:
-    """Threads to use for ``n_jobs``: ``-1`` is the cores this process may run on."""
+    """Threads to use for ``n_jobs``: ``-1`` is the cores this process may run on.
+
+    joblib's count honours the CPU affinity and a container's CPU quota (cgroups), where
+    ``os.cpu_count()`` would report every core of the host.
+    """
     if n_jobs != -1:
         return int(n_jobs)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
 
 
 def thread_map[T, R](fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
