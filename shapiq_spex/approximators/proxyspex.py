@@ -136,6 +136,7 @@ def fit_and_refine(
     Returns:
         ``(proxy fit, refinement, report details)``.
     """
+    threads = resolve_n_jobs(approx.n_jobs)
     t0 = time.perf_counter()
     proxy = fit_proxy(
         train,
@@ -144,16 +145,16 @@ def fit_and_refine(
         tuning=approx.tuning,
         rng=rng,
         validation=validation,
-        n_jobs=resolve_n_jobs(approx.n_jobs),
+        n_jobs=threads,
         final=not clean,  # a clean caller refits the final proxy only if it needs it
     )
     if not proxy.trial_models:
-        proxy = refit_final(proxy, train, y_train, resolve_n_jobs(approx.n_jobs))
+        proxy = refit_final(proxy, train, y_train, threads)
     t1 = time.perf_counter()
     models = (
         proxy.trial_models if clean and proxy.trial_models else (proxy.model, *proxy.trial_models)
     )
-    parts = thread_map(ensemble_arrays, models, resolve_n_jobs(approx.n_jobs))
+    parts = thread_map(ensemble_arrays, models, threads)
     supports, coefs = tree_terms(merge_ensembles(parts), approx.n)
     n_proxy_terms = int(coefs.shape[0])
     if candidates is not None:
@@ -169,7 +170,7 @@ def fit_and_refine(
         max_terms=approx.max_terms,
         linear=linear,
         max_selected=max_selected,
-        n_jobs=resolve_n_jobs(approx.n_jobs),
+        n_jobs=threads,
     )
     t3 = time.perf_counter()
     details = {
@@ -683,6 +684,7 @@ def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv,
         ``{"spectrum", "validation_r2", "blend_weight", "blend_reason", "cv_r2", ...}``; the
         validation R² is the blend's on the ``validation`` rows (see :func:`proxy_blend`).
     """
+    threads = resolve_n_jobs(approx.n_jobs)
     t0 = time.perf_counter()
     sparse = fit_sparse_moebius(
         train,
@@ -691,12 +693,12 @@ def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv,
         extra=proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4),
         max_columns=sparse_columns(approx, train.shape[0]),
         force_singletons=linear == "all",
-        n_jobs=resolve_n_jobs(approx.n_jobs),
+        n_jobs=threads,
     )
     spectrum = sparse.spectrum.to_fourier()
     tree = None
     if proxy.trial_models:
-        proxy = refit_final(proxy, train, y_train, resolve_n_jobs(approx.n_jobs))
+        proxy = refit_final(proxy, train, y_train, threads)
         tree = tree_spectrum(proxy.model, approx.n)
     blend = proxy_blend(
         proxy, sparse.oof[validation], train[validation], y_train[validation], approx.n, tree
