@@ -696,15 +696,19 @@ def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv,
         n_jobs=threads,
     )
     spectrum = sparse.spectrum.to_fourier()
-    tree = None
-    if proxy.trial_models:
+    blend = proxy_blend(proxy, sparse.oof[validation], train[validation], y_train[validation])
+    if blend["weight"] < 1.0:
+        # the final proxy (refitted on every row) is fitted only when the blend uses it: at
+        # n = 256 and 2,000 queries its fit is a fifth of the call, and a sparse fit that the
+        # validation rows prefer alone (weight 1) does not need it
         proxy = refit_final(proxy, train, y_train, threads)
         tree = tree_spectrum(proxy.model, approx.n)
-    blend = proxy_blend(
-        proxy, sparse.oof[validation], train[validation], y_train[validation], approx.n, tree
-    )
-    if blend["weight"] < 1.0:
-        spectrum = _scaled(spectrum, blend["weight"]) + _scaled(tree, 1.0 - blend["weight"])
+        if len(tree) > BLEND_MAX_TERMS:
+            reason = f"proxy spectrum has {len(tree)} terms (> {BLEND_MAX_TERMS})"
+            r2_sparse = prediction_r2(y_train[validation], sparse.oof[validation])
+            blend = {"weight": 1.0, "validation_r2": r2_sparse, "reason": reason}
+        else:
+            spectrum = _scaled(spectrum, blend["weight"]) + _scaled(tree, 1.0 - blend["weight"])
     return {
         "spectrum": spectrum,
         "validation_r2": blend["validation_r2"],
@@ -725,7 +729,7 @@ def _scaled(spectrum: SparseSpectrum, factor: float) -> SparseSpectrum:
     return SparseSpectrum(spectrum.n, spectrum.supports, spectrum.coefs * factor, spectrum.basis)
 
 
-def proxy_blend(proxy, sparse_val, X_val, y_val, n: int, tree: SparseSpectrum | None) -> dict:
+def proxy_blend(proxy, sparse_val, X_val, y_val) -> dict:
     """Weight ``w`` of the sparse fit against the tree proxy itself, chosen on validation rows.
 
     Neither prediction compared has seen the validation rows: ``sparse_val`` are the sparse
@@ -733,32 +737,27 @@ def proxy_blend(proxy, sparse_val, X_val, y_val, n: int, tree: SparseSpectrum | 
     screened without it too), the proxy's are those of its best tuning model (fitted without
     the validation rows), so the blend's validation R² is an honest estimate up to the one
     fitted weight and the choice of the L1 penalty. ``w = 1`` (the sparse fit alone) when the
-    proxy was not tuned (no model fitted without those rows), when the exact spectrum ``tree``
-    of the final proxy has more than ``BLEND_MAX_TERMS`` terms (the returned values would grow
-    with it), or when the best weight is 1. The final surrogate is
-    ``w * sparse + (1 - w) * tree`` (both refitted on all rows), still an exact sparse
-    spectrum because the proxy's is.
+    proxy was not tuned (no model fitted without those rows) or when the best weight is 1. The
+    final surrogate is ``w * sparse + (1 - w) * tree``, both refitted on all rows (``tree``: the
+    exact spectrum of the final proxy; :func:`sparse_surrogate` keeps ``w = 1`` when it has more
+    than ``BLEND_MAX_TERMS`` terms, since the returned values would grow with it), still an
+    exact sparse spectrum because the proxy's is.
 
     Args:
-        proxy: the :class:`~shapiq_spex.proxy.models.ProxyFit`.
+        proxy: the :class:`~shapiq_spex.proxy.models.ProxyFit` (its final model is not needed).
         sparse_val: ``(v,)`` out-of-fold sparse predictions on the validation rows.
         X_val: ``(v, n)`` validation coalitions.
         y_val: ``(v,)`` their values.
-        n: number of players.
-        tree: the final proxy's exact spectrum (``None`` when the proxy was not tuned).
 
     Returns:
         ``{"weight", "validation_r2", "reason"}``.
     """
     a = np.asarray(sparse_val, dtype=np.float64)
     r2_sparse = prediction_r2(y_val, a)
-    if not proxy.trial_models or tree is None:
+    if not proxy.trial_models:
         return {"weight": 1.0, "validation_r2": r2_sparse, "reason": "proxy not tuned"}
-    if len(tree) > BLEND_MAX_TERMS:
-        reason = f"proxy spectrum has {len(tree)} terms (> {BLEND_MAX_TERMS})"
-        return {"weight": 1.0, "validation_r2": r2_sparse, "reason": reason}
     best = int(np.argmax([t["validation_r2"] for t in proxy.trials]))
-    b = tree_spectrum(proxy.trial_models[best], n).evaluate(X_val)
+    b = tree_spectrum(proxy.trial_models[best], X_val.shape[1]).evaluate(X_val)
     d = a - b
     denom = float(d @ d)
     w = 1.0 if denom == 0.0 else float(np.clip((y_val - b) @ d / denom, 0.0, 1.0))

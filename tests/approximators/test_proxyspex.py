@@ -113,6 +113,40 @@ def test_the_sparse_fit_is_kept_on_a_noisy_game():
     assert 1.0 - d["selection_validation_r2"] > 0.5 * (1.0 - d["blend_validation_r2"])
 
 
+def _threshold_game(X):
+    """3 of 6 players plus a pair: depth-5 trees fit it badly, so the blend keeps some proxy."""
+    return (X[:, :6].sum(axis=1) >= 3).astype(float) + 0.3 * X[:, 6] * X[:, 7]
+
+
+@pytest.mark.parametrize(
+    ("n", "game", "budget", "blended"),
+    [
+        (30, SparseFourierGame(30, 25, 3, noise_std=0.4, random_state=8), 1500, False),
+        (20, _threshold_game, 800, True),
+    ],
+)
+def test_the_final_proxy_is_fitted_only_when_the_blend_uses_it(
+    monkeypatch, n, game, budget, blended
+):
+    """The proxy refitted on every row is only needed for a blend weight below 1."""
+    import shapiq_spex.approximators.proxyspex as proxy_module
+
+    calls = []
+    real = proxy_module.refit_final
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(proxy_module, "refit_final", counted)
+    approx = ProxySPEX(n, 2, random_state=0)
+    approx.approximate(budget, game)
+    d = approx.report_.details
+    assert d["surrogate"] == "sparse fit blended with the proxy"
+    assert (d["blend_weight"] < 1.0) == blended
+    assert len(calls) == int(blended)
+
+
 def test_constant_and_every_first_order_term_are_present(hierarchical):
     n, _, approx, iv = hierarchical
     terms = approx.spectrum_.to_dict()
