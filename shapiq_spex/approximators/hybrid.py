@@ -192,6 +192,8 @@ class HybridSPEX(SparseApproximator):
         max_terms: pool at most this many candidates (``None`` = as memory allows).
         linear_terms: ``"all"``, ``"selected"`` or ``"auto"``, as in ProxySPEX.
         n_jobs: threads for the proxy fit, as in ProxySPEX (``-1``, the default: every core).
+        sequential: players in reading order: the sparse fit is also offered sets of 3 and 4
+            neighbouring players, as in ProxySPEX (default False).
         degree_cap: SPEX's BCH degree cap.
         n_groups: SPEX's hash groups.
         decoder: SPEX's decoder, ``"soft"`` or ``"hard"`` (any case).
@@ -224,6 +226,7 @@ class HybridSPEX(SparseApproximator):
         max_terms: int | None = None,
         linear_terms: str = "auto",
         n_jobs: int = -1,
+        sequential: bool = False,
         degree_cap: int = 5,
         n_groups: int = 3,
         decoder: str = "soft",
@@ -249,6 +252,7 @@ class HybridSPEX(SparseApproximator):
             max_terms=max_terms,
             linear_terms=linear_terms,
             n_jobs=n_jobs,
+            sequential=sequential,
         )
         self.degree_cap = check_positive_int(degree_cap, "degree_cap")
         self.n_groups = check_positive_int(n_groups, "n_groups")

@@ -45,10 +45,15 @@ from shapiq_spex.approximators._base import (
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_proxy, refit_final
 from shapiq_spex.proxy.refine import select_and_refit
-from shapiq_spex.proxy.sparse_regression import fit_sparse_moebius, proxy_supports
+from shapiq_spex.proxy.sparse_regression import (
+    fit_sparse_moebius,
+    proxy_supports,
+    sequence_supports,
+)
 from shapiq_spex.proxy.tree_arrays import ensemble_arrays, merge_ensembles
 from shapiq_spex.proxy.tree_fourier import tree_spectrum, tree_terms
 from shapiq_spex.sampling.random_masks import uniform_masks
+from shapiq_spex.spectra._subsets import widen
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = [
@@ -220,8 +225,16 @@ def set_proxy_options(
     max_terms,
     linear_terms,
     n_jobs,
+    sequential,
 ) -> None:
     """Validate the proxy options ProxySPEX and HybridSPEX share and store them on ``approx``."""
+    if not isinstance(sequential, bool):
+        msg = (
+            "The 'sequential' parameter must be a bool: True when the players are in reading "
+            f"order (words, tokens, sentences), False otherwise. Got {sequential!r}."
+        )
+        raise InvalidParameterError(msg)
+    approx.sequential = sequential
     if isinstance(proxy, str) and proxy.lower() in PROXY_NAMES:
         proxy = proxy.lower()  # string options are case-insensitive, as shapiq's decoder_type
     check_proxy(proxy)
@@ -306,6 +319,10 @@ class ProxySPEX(SparseApproximator):
             default) the values do not depend on it, nor on the BLAS thread count.
         target_r2: ``None`` (spend the budget) or a number in (0, 1): stop at the first round
             whose reported R² reaches it (not with ``pairing``, whose draws do not nest).
+        sequential: the players are in reading order (words, tokens, sentences of a text):
+            the sparse fit is also offered every set of 3 and 4 players within 4 consecutive
+            ones (see :func:`offered_supports`). The command line sets it for text. Default
+            False: for tabular features or training examples neighbours mean nothing.
 
     Attributes:
         spectrum_: recovered Fourier :class:`~shapiq_spex.SparseSpectrum` (with ``predict``).
@@ -342,6 +359,7 @@ class ProxySPEX(SparseApproximator):
         linear_terms: str = "auto",
         n_jobs: int = -1,
         target_r2: float | None = None,
+        sequential: bool = False,
     ) -> None:
         super().__init__(
             n,
@@ -371,6 +389,7 @@ class ProxySPEX(SparseApproximator):
             max_terms=max_terms,
             linear_terms=linear_terms,
             n_jobs=n_jobs,
+            sequential=sequential,
         )
 
     @property
@@ -690,7 +709,7 @@ def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv,
         train,
         y_train,
         copy.deepcopy(rng_cv),
-        extra=proxy_supports(refined.spectrum, SPARSE_COLUMNS // 4),
+        extra=offered_supports(approx, refined.spectrum),
         max_columns=sparse_columns(approx, train.shape[0]),
         force_singletons=linear == "all",
         n_jobs=threads,
@@ -723,6 +742,23 @@ def sparse_surrogate(approx, train, y_train, validation, proxy, refined, rng_cv,
         "sparse_proxy_columns": sparse.n_extra,
         "sparse_time_s": time.perf_counter() - t0,
     }
+
+
+def offered_supports(approx, selected: SparseSpectrum) -> np.ndarray:
+    """Supports of order >= 2 offered to the sparse fit beside its pairs, most wanted first.
+
+    The Möbius supports of the proxy's selected terms (:func:`proxy_supports`); with
+    ``approx.sequential`` the sets of 3 and 4 neighbouring players come first
+    (:func:`sequence_supports`): on MiniLM reviews of 16-127 words they raised the held-out R²
+    of the returned values by 0.002-0.008 at 1,000 queries (``llm_faithfulness``), where they
+    displace the proxy's weakest supports from the sparse fit's quarter of the columns.
+    """
+    supports = proxy_supports(selected, SPARSE_COLUMNS // 4)
+    if not approx.sequential:
+        return supports
+    local = sequence_supports(approx.n)
+    width = max(supports.shape[1], local.shape[1])
+    return np.concatenate([widen(local, width), widen(supports, width)])
 
 
 def _scaled(spectrum: SparseSpectrum, factor: float) -> SparseSpectrum:

@@ -448,6 +448,8 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
         )
         raise InvalidParameterError(msg)
     common = {"random_state": config.seed}
+    # every player granularity of the command line is a piece of text in reading order
+    sequential = {"sequential": True}
     if config.method == "spex":
         from shapiq_spex.approximators.spex import SPEX
 
@@ -456,7 +458,9 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
     if config.method == "proxyspex":
         from shapiq_spex.approximators.proxyspex import ProxySPEX
 
-        return ProxySPEX(n_players, order, config.index, target_r2=config.target_r2, **common)
+        return ProxySPEX(
+            n_players, order, config.index, target_r2=config.target_r2, **common, **sequential
+        )
     try:
         from shapiq_spex.approximators.hybrid import HybridSPEX
     except ImportError as err:
@@ -466,7 +470,7 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
         )
         raise InvalidParameterError(msg) from None
     extra = {} if config.degree_cap is None else {"degree_cap": config.degree_cap}
-    return HybridSPEX(n_players, order, config.index, **common, **extra)
+    return HybridSPEX(n_players, order, config.index, **common, **sequential, **extra)
 
 
 def _check_budget_fits(approximator: Any, budget: int, method: str) -> None:

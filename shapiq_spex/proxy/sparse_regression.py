@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 import scipy.linalg as sla
@@ -36,7 +37,14 @@ from shapiq_spex._parallel import thread_map
 from shapiq_spex.spectra._subsets import PAD, degrees
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
-__all__ = ["SparseFit", "fit_sparse_moebius", "monomials", "proxy_supports", "screen_pairs"]
+__all__ = [
+    "SparseFit",
+    "fit_sparse_moebius",
+    "monomials",
+    "proxy_supports",
+    "screen_pairs",
+    "sequence_supports",
+]
 
 # Rows of X^T diag(r) X scored at a time while screening pairs.
 _SCREEN_BLOCK = 256
@@ -49,6 +57,8 @@ _PATH_CHUNK = 5
 _PATH_PATIENCE = 5
 # Column scale of forced singletons (their penalty is divided by it).
 _FREE = 1e3
+# Players spanned by the sets sequence_supports offers (3 and 4 players within 4 in a row).
+SEQUENCE_WINDOW = 4
 
 
 @dataclass(frozen=True)
@@ -149,8 +159,9 @@ def fit_sparse_moebius(
         y: ``(m,)`` their values.
         rng: generator of the fold assignment.
         extra: ``(e, w)`` padded supports of order >= 2 to offer as columns, most important
-            first (for example :func:`proxy_supports`); singletons in it are ignored (they are
-            always columns), pairs already screened are not repeated.
+            first (for example :func:`sequence_supports`, then :func:`proxy_supports`);
+            singletons in it are ignored (they are always columns), a support given twice or
+            a pair already screened is not repeated.
         max_columns: most columns in all (and never more than ``max(n + 32, m)``); ``extra``
             gets at most a quarter, the screened pairs what the singletons and ``extra`` leave.
         folds: K of the K-fold cross-validation (``>= 2``; fewer when ``m`` is small).
@@ -179,7 +190,11 @@ def _fit_sparse_moebius(X, y, rng, extra, max_columns, folds, force_singletons, 
     extra = np.asarray(extra, dtype=np.int64)
     # more columns than rows buy noise, not fit, and slow the path down
     max_columns = max(1, min(int(max_columns), max(n + 32, m)))
-    extra = extra[degrees(extra) >= 2][: max(0, max_columns // 4)]
+    extra = extra[degrees(extra) >= 2]
+    if extra.shape[0]:  # a support offered twice would split its coefficient: keep the first
+        _, first = np.unique(_keys(np.sort(extra, axis=1)), return_index=True)
+        extra = extra[np.sort(first)]
+    extra = extra[: max(0, max_columns // 4)]
     n_pair_slots = max(0, max_columns - n - extra.shape[0])
     every_pair = n * (n - 1) // 2 <= n_pair_slots
     folds = int(max(2, min(folds, m // 10)))
@@ -325,6 +340,32 @@ def proxy_supports(spectrum: SparseSpectrum, limit: int) -> np.ndarray:
     sup, coefs = moebius.supports[keep], moebius.coefs[keep]
     order = np.argsort(-np.abs(coefs), kind="stable")[:limit]
     return sup[order]
+
+
+def sequence_supports(n: int, window: int = SEQUENCE_WINDOW) -> np.ndarray:
+    """Every set of 3 to ``window`` players within ``window`` consecutive ones, tightest first.
+
+    For players in reading order (words, tokens, sentences), where what matters together is
+    mostly near: ``(i, i+1, i+2)`` for every ``i``, then the sets spanning 4 players (the run
+    ``(i, .., i+3)`` before the gapped triples), and so on, each span in order of ``i``. Pairs
+    are not included (the sparse fit has them as columns already). Offered before the proxy's
+    supports, a column cap cuts the widest spans first, at every position alike.
+
+    Returns:
+        ``(p, window)`` int64 supports padded with ``PAD`` (``(0, window)`` when ``n < 3``).
+    """
+    window = int(window)
+    rows = []
+    for span in range(3, min(window, n) + 1):
+        inner = span - 2  # players strictly between the two ends
+        for size in range(span, 2, -1):  # the full run first, then sets with gaps
+            for middle in combinations(range(1, inner + 1), size - 2):
+                for i in range(n - span + 1):
+                    rows.append((i, *(i + k for k in middle), i + span - 1))
+    out = np.full((len(rows), max(window, 3)), PAD, dtype=np.int64)
+    for r, support in enumerate(rows):
+        out[r, : len(support)] = support
+    return out
 
 
 def _alpha_grid(D: np.ndarray, y: np.ndarray) -> np.ndarray:

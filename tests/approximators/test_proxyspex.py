@@ -113,6 +113,33 @@ def test_the_sparse_fit_is_kept_on_a_noisy_game():
     assert 1.0 - d["selection_validation_r2"] > 0.5 * (1.0 - d["blend_validation_r2"])
 
 
+@pytest.mark.parametrize("cls", [ProxySPEX, HybridSPEX])
+@pytest.mark.parametrize("sequential", [False, True])
+def test_sequential_players_offer_the_sets_of_neighbours_first(monkeypatch, cls, sequential):
+    """``sequential=True``: the sparse fit is offered the near sets before the proxy's terms."""
+    import shapiq_spex.approximators.proxyspex as proxy_module
+    from shapiq_spex.proxy.sparse_regression import sequence_supports
+
+    offered = []
+    real = proxy_module.fit_sparse_moebius
+
+    def spy(X, y, rng, **kwargs):
+        offered.append(kwargs["extra"])
+        return real(X, y, rng, **kwargs)
+
+    monkeypatch.setattr(proxy_module, "fit_sparse_moebius", spy)
+    n = 30
+    game = SparseFourierGame(n, 25, 3, noise_std=0.4, random_state=8)  # the sparse fit runs
+    approx = cls(n, 2, random_state=0, sequential=sequential)
+    approx.approximate(1500, game)
+    (extra,) = offered
+    local = sequence_supports(n)
+    head = extra[: local.shape[0], : local.shape[1]]
+    assert np.array_equal(head, local) == sequential
+    proxy_part = extra[local.shape[0] :] if sequential else extra
+    assert proxy_part.shape[0] > 0  # the proxy's supports are still offered after them
+
+
 def _threshold_game(X):
     """3 of 6 players plus a pair: depth-5 trees fit it badly, so the blend keeps some proxy."""
     return (X[:, :6].sum(axis=1) >= 3).astype(float) + 0.3 * X[:, 6] * X[:, 7]
@@ -313,6 +340,10 @@ def test_bad_input():
         ProxySPEX(12, 2, linear_terms="none")
     with pytest.raises(InvalidParameterError, match="'pairing' parameter"):
         ProxySPEX(12, 2, pairing="yes")
+    with pytest.raises(InvalidParameterError, match="'sequential' parameter"):
+        ProxySPEX(12, 2, sequential="yes")
+    with pytest.raises(InvalidParameterError, match="'sequential' parameter"):
+        HybridSPEX(12, 2, sequential=1)
     with pytest.raises(InvalidParameterError, match="'n' parameter"):
         ProxySPEX(4, 2)._plan(15)  # 16 coalitions, fewer than the training set needs
 

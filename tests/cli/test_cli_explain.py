@@ -224,6 +224,13 @@ def test_demo_explains_the_real_review_with_the_offline_default(tmp_path, capsys
     assert JOINER.join(doc["interactions"][0]["words"]) in out
 
 
+@pytest.mark.parametrize("method", ["proxyspex", "hybrid"])
+def test_text_players_are_sequential(method):
+    """Every player granularity of the command line is text in reading order."""
+    approx = build_approximator(ExplainConfig("a b c d e f", method=method), 6)
+    assert approx.sequential is True
+
+
 def test_hybrid_without_hybridspex_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "shapiq_spex.approximators.hybrid", None)
     with pytest.raises(InvalidParameterError, match="--method hybrid"):

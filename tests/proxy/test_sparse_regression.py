@@ -12,9 +12,10 @@ from shapiq_spex.proxy.sparse_regression import (
     monomials,
     proxy_supports,
     screen_pairs,
+    sequence_supports,
 )
 from shapiq_spex.sampling.random_masks import uniform_masks
-from shapiq_spex.spectra._subsets import PAD
+from shapiq_spex.spectra._subsets import PAD, widen
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 
@@ -195,3 +196,40 @@ def test_folds_fitted_on_threads_give_the_same_fit(n, max_columns):
     assert fits[1].spectrum.to_dict() == fits[0].spectrum.to_dict()
     assert fits[1].cv_path == fits[0].cv_path
     np.testing.assert_array_equal(fits[1].oof, fits[0].oof)
+
+
+@pytest.mark.parametrize(("n", "window"), [(1, 4), (3, 4), (9, 4), (12, 5), (40, 4)])
+def test_sequence_supports_are_every_near_set_once_tightest_first(n, window):
+    """Brute force: the sets of 3..window players spanning at most ``window``, by span."""
+    got = [tuple(p for p in row if p != PAD) for row in sequence_supports(n, window).tolist()]
+    expected = {
+        t
+        for size in range(3, window + 1)
+        for t in itertools.combinations(range(n), size)
+        if t[-1] - t[0] < window
+    }
+    assert len(got) == len(set(got))
+    assert set(got) == expected
+    spans = [t[-1] - t[0] for t in got]
+    assert spans == sorted(spans)  # a column cap cuts the widest spans first
+    assert sequence_supports(n, window).shape[1] == max(window, 3)
+
+
+def test_a_support_offered_twice_is_one_column():
+    """Duplicates in ``extra`` (in any player order) give the fit of the deduplicated list."""
+    rng = np.random.default_rng(5)
+    n = 30
+    truth = known_game(n, rng)
+    X = uniform_masks(rng, n, 800)
+    y = truth.evaluate(X) + 0.1 * rng.normal(size=800)
+    triples = truth.supports[(truth.supports != PAD).sum(axis=1) == 3][:, :3]
+    shuffled = widen(triples[:, [2, 0, 1]], 4)  # the same sets, players in another order
+    triples = widen(triples, 4)
+    local = sequence_supports(n)[:40]
+    extra = np.concatenate([triples, local])
+    twice = np.concatenate([triples, shuffled, local, local[:5]])
+    assert twice.shape[0] > extra.shape[0]
+    one = fit_sparse_moebius(X, y, np.random.default_rng(0), extra=extra)
+    two = fit_sparse_moebius(X, y, np.random.default_rng(0), extra=twice)
+    assert two.n_columns == one.n_columns
+    assert two.spectrum.to_dict() == one.spectrum.to_dict()
