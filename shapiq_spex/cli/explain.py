@@ -448,8 +448,6 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
         )
         raise InvalidParameterError(msg)
     common = {"random_state": config.seed}
-    # every player granularity of the command line is a piece of text in reading order
-    sequential = {"sequential": True}
     if config.method == "spex":
         from shapiq_spex.approximators.spex import SPEX
 
@@ -458,8 +456,9 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
     if config.method == "proxyspex":
         from shapiq_spex.approximators.proxyspex import ProxySPEX
 
+        # every player granularity of the command line is a piece of text in reading order
         return ProxySPEX(
-            n_players, order, config.index, target_r2=config.target_r2, **common, **sequential
+            n_players, order, config.index, target_r2=config.target_r2, sequential=True, **common
         )
     try:
         from shapiq_spex.approximators.hybrid import HybridSPEX
@@ -470,7 +469,7 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
         )
         raise InvalidParameterError(msg) from None
     extra = {} if config.degree_cap is None else {"degree_cap": config.degree_cap}
-    return HybridSPEX(n_players, order, config.index, **common, **sequential, **extra)
+    return HybridSPEX(n_players, order, config.index, sequential=True, **common, **extra)
 
 
 def _check_budget_fits(approximator: Any, budget: int, method: str) -> None:

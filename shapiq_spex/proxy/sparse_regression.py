@@ -352,7 +352,7 @@ def sequence_supports(n: int, window: int = SEQUENCE_WINDOW) -> np.ndarray:
     supports, a column cap cuts the widest spans first, at every position alike.
 
     Returns:
-        ``(p, window)`` int64 supports padded with ``PAD`` (``(0, window)`` when ``n < 3``).
+        ``(p, max(window, 3))`` int64 supports padded with ``PAD`` (no rows when ``n < 3``).
     """
     window = int(window)
     rows = []
