@@ -34,7 +34,7 @@ import scipy.linalg as sla
 from sklearn.exceptions import ConvergenceWarning
 
 from shapiq_spex._parallel import thread_map
-from shapiq_spex.spectra._subsets import PAD, degrees
+from shapiq_spex.spectra._subsets import PAD, degrees, row_keys
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = [
@@ -192,7 +192,7 @@ def _fit_sparse_moebius(X, y, rng, extra, max_columns, folds, force_singletons, 
     max_columns = max(1, min(int(max_columns), max(n + 32, m)))
     extra = extra[degrees(extra) >= 2]
     if extra.shape[0]:  # a support offered twice would split its coefficient: keep the first
-        _, first = np.unique(_keys(np.sort(extra, axis=1)), return_index=True)
+        _, first = np.unique(row_keys(np.sort(extra, axis=1)), return_index=True)
         extra = extra[np.sort(first)]
     extra = extra[: max(0, max_columns // 4)]
     n_pair_slots = max(0, max_columns - n - extra.shape[0])
@@ -311,7 +311,7 @@ def _columns(X: np.ndarray, y: np.ndarray, extra: np.ndarray, slots: int):
     extra_rows = np.full((extra.shape[0], width), PAD, dtype=np.int64)
     extra_rows[:, : extra.shape[1]] = extra
     if extra_rows.shape[0] and pair_rows.shape[0]:  # a pair offered twice splits its coefficient
-        extra_rows = extra_rows[~np.isin(_keys(extra_rows), _keys(pair_rows))]
+        extra_rows = extra_rows[~np.isin(row_keys(extra_rows), row_keys(pair_rows))]
     singles = np.full((n, width), PAD, dtype=np.int64)
     singles[:, 0] = np.arange(n)
     return np.concatenate([singles, pair_rows, extra_rows]), int(pairs.shape[0])
@@ -321,12 +321,6 @@ def _scaled(problem, w: np.ndarray):
     """The centred problem with column ``j`` multiplied by ``w[j]``."""
     mu, ym, G, Dy, m, yy = problem
     return mu * w, ym, G * np.outer(w, w), Dy * w, m, yy
-
-
-def _keys(rows: np.ndarray) -> np.ndarray:
-    """One comparable key per padded support row."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
 
 
 def proxy_supports(spectrum: SparseSpectrum, limit: int) -> np.ndarray:
