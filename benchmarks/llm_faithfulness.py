@@ -40,8 +40,9 @@ no extra model time):
 * ``ProxySPEX`` (ours).
 
 Ours (ProxySPEX, HybridSPEX, the ``target_r2`` runs) run with ``sequential=True`` on the games
-whose ``GAMES`` entry says so (MiniLM sentiment; the other games' tables predate the option), as
-the command line runs them. Rows named ``*_unordered`` are the same methods with
+whose ``GAMES`` entry says so (MiniLM sentiment and embedding, SmolLM2 with word players; the
+SmolLM2 sentence-player table predates the option: its rerun costs about an hour of model time),
+as the command line runs them. Rows named ``*_unordered`` are the same methods with
 ``sequential=False`` from the runs before the option existed; they are listed, never counted as
 a baseline.
 
@@ -62,7 +63,7 @@ the method's own wall time with every answer cached.
 Runtime on 2 cores (summed from the committed rows, which come from several resumed runs):
 filling the MiniLM caches takes about 35 minutes (3-90 ms per query from 8 to 255 words, up to
 5,000 coalitions per text), the fits of ``--methods core`` about 23 (LASSO over pairs 13 of
-them), ``--methods targets`` about 5, and the methods with their own queries about 15 plus their
+them), ``--methods targets`` about 6, and the methods with their own queries about 15 plus their
 model time: the default run from a fresh clone is about an hour.
 
 Usage::
@@ -118,6 +119,7 @@ GAMES = {
     "minilm-embedding": {
         "texts": None,
         "n_hold": 1000,
+        "sequential": True,
         "about": 'all-MiniLM-L6-v2 (`EmbeddingSimilarityGame`, `"minilm"`), word players, '
         "`mask_token` masking, mean pooling; value = cosine similarity of the masked review's "
         "embedding to the full review's (1 for the full review).",
@@ -132,6 +134,7 @@ GAMES = {
     "smollm2-word": {
         "texts": ("8-15", "16-31"),
         "n_hold": 300,
+        "sequential": True,
         "about": 'SmolLM2-135M-Instruct (`GenerationLogProbGame`, `"smollm2"`), word players '
         "(absent words removed); value = log-probability of the review's label as the answer "
         '(`" positive"` / `" negative"`) after `Review: {review}\\nOverall, the review is`.',
@@ -167,6 +170,9 @@ UNORDERED = (
 #: text's largest budget; its coalitions are the fixed runs' prefixes, so it costs no model time.
 TARGET_METHODS = {"ProxySPEX_target90": 0.9, "ProxySPEX_target95": 0.95}
 MAX_PAIRS = 2000
+#: Budget caps by text length of the committed MiniLM sentiment table (``--max-budget-words``):
+#: 4,000 queries per seed cost 13,000 model calls per text, 20 minutes on a 255-word review.
+DEFAULT_CAPS = "32:2000,64:1000"
 
 
 # ---------------------------------------------------------------------------- texts and games
@@ -456,8 +462,9 @@ def main() -> None:
     parser.add_argument("--buckets", default="", help="comma list like 8-15,16-31 (default: all)")
     parser.add_argument(
         "--max-budget-words",
-        default="",
-        help="cap budgets by length, e.g. 64:2000 = at most 2000 queries from 64 words on",
+        default=DEFAULT_CAPS,
+        help="cap budgets by length, e.g. 64:2000 = at most 2000 queries from 64 words on "
+        f"(default {DEFAULT_CAPS}, as the committed table; '' for none)",
     )
     parser.add_argument("--fill-only", action="store_true", help="only query and cache values")
     parser.add_argument(
