@@ -40,11 +40,10 @@ no extra model time):
 * ``ProxySPEX`` (ours).
 
 Ours (ProxySPEX, HybridSPEX, the ``target_r2`` runs) run with ``sequential=True`` on the games
-whose ``GAMES`` entry says so (MiniLM sentiment and embedding, SmolLM2 with word players; the
-SmolLM2 sentence-player table predates the option: its rerun costs about an hour of model time),
-as the command line runs them. Rows named ``*_unordered`` are the same methods with
-``sequential=False`` from the runs before the option existed; they are listed, never counted as
-a baseline.
+whose ``GAMES`` entry says so (all four: MiniLM sentiment and embedding, SmolLM2 with word and
+with sentence players), as the command line runs them. Rows named ``*_unordered`` are the same
+methods with ``sequential=False`` from the runs before the option existed; they are listed, never
+counted as a baseline.
 
 Methods with their own queries (``--methods``): ours ``SPEX`` and ``HybridSPEX``; shapiq 1.8's
 ``ProxySPEX`` (default and ``hpo=False``), ``SPEX``, ``KernelSHAP`` (additive surrogate
@@ -129,6 +128,7 @@ GAMES = {
     "smollm2-sentence": {
         "texts": "long",
         "n_hold": 300,
+        "sequential": True,
         "about": 'SmolLM2-135M-Instruct (`GenerationLogProbGame`, `"smollm2"`), sentence players '
         "(absent sentences removed); value = log-probability of the review's label as the answer "
         '(`" positive"` / `" negative"`) after `Review: {review}\\nOverall, the review is`.',
