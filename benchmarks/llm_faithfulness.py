@@ -846,11 +846,12 @@ def write_table(
         for r in rows:
             if not np.isfinite(r.get("model_s", np.nan)) and r.get("text_id") in rate:
                 r["model_s"] = rate[r["text_id"]] * r.get("queries", 0)
-    measured = {  # else the rate measured by another run of the same text
-        r["text_id"]: r["model_s_per_query"]
-        for r in rows
-        if np.isfinite(r.get("model_s_per_query", np.nan))
-    }
+    # else the rate first measured for the same text (a later rerun on a busier box must not
+    # rewrite the model time of the rows it did not run)
+    measured: dict[str, float] = {}
+    for r in rows:
+        if np.isfinite(r.get("model_s_per_query", np.nan)):
+            measured.setdefault(r["text_id"], r["model_s_per_query"])
     for r in rows:
         if not np.isfinite(r.get("model_s", np.nan)) and r.get("text_id") in measured:
             r["model_s"] = measured[r["text_id"]] * r.get("queries", 0)
