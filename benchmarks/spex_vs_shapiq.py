@@ -161,7 +161,8 @@ def main() -> None:
     parser.add_argument(
         "--ours-only",
         action="store_true",
-        help="rerun only our SPEX on every cell and merge with the built-in's rows in the log",
+        help="rerun only our SPEX on every cell and merge with the built-in's rows (from the"
+        " partial log of an interrupted run, else from the committed JSON lines)",
     )
     args = parser.parse_args()
     seeds = (0,) if args.quick else (0, 1)
@@ -227,7 +228,9 @@ def main() -> None:
     if args.ours_only:
         import json
 
-        old = [json.loads(line) for line in PARTIAL.read_text().splitlines() if line.strip()]
+        # the built-in's rows: from an interrupted run's log if there is one, else the committed
+        source = PARTIAL if PARTIAL.exists() else PARTIAL.with_name("spex_vs_shapiq.jsonl")
+        old = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
         rows = [r for r in old if r["method"] == "shapiq"] + rows
     # medians over seeds, side by side
     table = []

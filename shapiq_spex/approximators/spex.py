@@ -23,9 +23,14 @@ from shapiq_spex.approximators._base import (
 from shapiq_spex.codes import BCHCode
 from shapiq_spex.decoding import bin_measurements, peel
 from shapiq_spex.exceptions import DecodingWarning, InvalidParameterError
-from shapiq_spex.sampling.design import MIN_DEGREE_CAP, QueryDesign, plan_design
+from shapiq_spex.sampling.design import MIN_DEGREE_CAP, QueryDesign, plan_design_with_reserve
 from shapiq_spex.spectra._subsets import PAD, canonicalize
-from shapiq_spex.spectra.regression import constant_and_linear, refit
+from shapiq_spex.spectra.regression import (
+    NormalEquations,
+    constant_and_linear,
+    normal_equations,
+    solve_normal_equations,
+)
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = ["SPEX", "SpexFit", "fit_spex"]
@@ -39,6 +44,13 @@ SPEX_BYTES_PER_QUERY = 160
 RESOLVED_SHARE = 0.05
 # Bins per term SPEX's peeling needs with margin (3 groups decode reliably below ~0.8 terms/bin).
 TERMS_PER_BIN = 0.5
+# Held-out coalitions SPEX's design leaves room for (the degree cap is lowered first, see
+# plan_design_with_reserve), at most a fifth of the budget: with a handful, the held-out R² and
+# the choice between the peeled spectrum and the linear fit are noise (4 coalitions at n = 166
+# and 1,000 queries reported R² 0.90 where the truth was 0.79).
+HOLDOUT_TARGET = 50
+# Fewer held-out coalitions than this get a DecodingWarning saying the estimate is unreliable.
+HOLDOUT_WARN = 20
 
 
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
@@ -66,6 +78,9 @@ class SpexFit:
         holdout_values: ``(h,)`` their values.
         empty_value: game value of the empty coalition.
         details: design sizes and decoder statistics.
+        refit_support: ``(s, w)`` the support ``spectrum`` was refitted on (its row order).
+        refit_equations: :class:`~shapiq_spex.spectra.regression.NormalEquations` of that
+            support over the training coalitions.
     """
 
     def __init__(self, **kw) -> None:
@@ -87,16 +102,21 @@ def fit_spex(
     holdout_max: int = 2000,
     refit_alpha: float | str = "gcv",
     extra_fraction: float = 0.0,
+    holdout_target: int = 0,
 ) -> SpexFit:
     """Run the SPEX pipeline: design, query, bins, peel, extra samples, refit.
 
     The design uses the largest power-of-two number of bins that fits ``budget * (1 -
     extra_fraction)``; whatever it leaves over is drawn as uniform random coalitions, half of them
     (at most ``holdout_max``) held out to estimate faithfulness and the rest added to the refit.
+    With ``holdout_target > 0`` the design leaves room for that many held-out coalitions (twice
+    that left over, at most a fifth of the budget), lowering the degree cap before the bins.
     """
     rng_design, rng_extra = spawn(rng, 2)
     design_budget = int(budget * (1.0 - extra_fraction))
-    plan = plan_design(n, design_budget, degree_cap, n_groups, log2_bins)
+    reserve = min(2 * min(holdout_target, holdout_max), budget // 5)
+    reserve = max(reserve - (budget - design_budget), 0)
+    plan = plan_design_with_reserve(n, design_budget, degree_cap, n_groups, log2_bins, reserve)
     code = BCHCode.for_messages(n, plan.t)
     design = QueryDesign.random(code, plan.b, n_groups, rng_design)
     masks = design.masks()
@@ -136,7 +156,8 @@ def fit_spex(
     )
     sup, _ = canonicalize(sup, np.zeros(sup.shape[0]))
     t1 = time.perf_counter()
-    fit = refit(train_masks, train_values, sup, "fourier", alpha=refit_alpha)
+    equations = normal_equations(train_masks, train_values, sup)
+    fit = solve_normal_equations(equations, alpha=refit_alpha)
     refit_s = time.perf_counter() - t1
     spectrum = SparseSpectrum(n, sup, fit.coefs, "fourier")
     peeled_spec = SparseSpectrum(n, peeled.supports, peeled.coefs, "fourier")
@@ -166,14 +187,23 @@ def fit_spex(
         holdout_values=extra_values[n_extra:],
         empty_value=float(values[0]),
         details=details,
+        refit_support=sup,
+        refit_equations=equations,
     )
 
 
-def linear_fit(fit: SpexFit, refit_alpha: float | str = "gcv") -> SparseSpectrum:
-    """First-order least-squares fit (constant + every singleton) on SPEX's training coalitions."""
+def linear_fit(
+    fit: SpexFit, refit_alpha: float | str = "gcv"
+) -> tuple[SparseSpectrum, NormalEquations]:
+    """First-order least-squares fit (constant + every singleton) on SPEX's training coalitions.
+
+    Returns:
+        The fit and its normal equations (support ``constant_and_linear(n)``).
+    """
     base = constant_and_linear(fit.spectrum.n)
-    coefs = refit(fit.train_masks, fit.train_values, base, "fourier", alpha=refit_alpha).coefs
-    return SparseSpectrum(fit.spectrum.n, base, coefs, "fourier")
+    equations = normal_equations(fit.train_masks, fit.train_values, base)
+    coefs = solve_normal_equations(equations, alpha=refit_alpha).coefs
+    return SparseSpectrum(fit.spectrum.n, base, coefs, "fourier"), equations
 
 
 def bin_diagnostics(fit: SpexFit) -> dict:
@@ -289,7 +319,12 @@ class SPEX(SparseApproximator):
     coefficients are peeled from all bins until nothing more decodes; the recovered support (plus
     the constant and all first-order terms) is then refitted on every queried coalition. Whatever
     budget the power-of-two design leaves over buys uniform random coalitions, half for the refit
-    and half (up to ``holdout_max``) for a held-out faithfulness estimate in ``report_``.
+    and half (up to ``holdout_max``) for a held-out faithfulness estimate in ``report_``. The
+    design leaves room for at least ``HOLDOUT_TARGET`` (50) held-out coalitions, or a tenth of the
+    budget if that is fewer: the degree cap is lowered for the call first (bins decide how many
+    terms peeling separates), the bins halved only if that is not enough. Fewer than
+    ``HOLDOUT_WARN`` (20) held-out coalitions, when even the smallest design leaves no more, get
+    a :class:`~shapiq_spex.exceptions.DecodingWarning`.
 
     SPEX says when its design cannot resolve the game at the budget: ``report_.details
     ["resolved"]`` is ``False`` when peeling leaves more than 5% of the bins' non-constant energy
@@ -301,7 +336,10 @@ class SPEX(SparseApproximator):
     training coalitions: when that linear fit's held-out R² is higher, the linear fit is what
     ``spectrum_`` and the returned values hold (``details["returned"] == "linear"``, ``"spex"``
     otherwise; both R² are in ``details["holdout_r2_spex"]`` and ``["holdout_r2_linear"]``), and
-    ``faithfulness_r2`` is always the held-out R² of what is returned. When the queried
+    ``faithfulness_r2`` is always the held-out R² of what is returned. Once chosen, the returned
+    surrogate's support is refitted on every queried coalition, held-out ones included, so no
+    paid query is wasted; ``faithfulness_r2`` stays the held-out R² of the fit without them
+    (slightly pessimistic). When the queried
     coalitions are at least ``COMPLETION_FRACTION`` of all ``2^n`` (``n`` at most
     ``COMPLETION_MAX_N``; both in ``approximators._base``), the returned spectrum is the exact
     transform of the table completed with that surrogate's predictions
@@ -327,8 +365,10 @@ class SPEX(SparseApproximator):
             exact path is taken only if it fits, larger budgets are lowered to fit (reported in
             ``report_.details["budget_cap"]``).
         degree_cap: BCH correction capability ``t``: frequencies of degree up to ``t`` are
-            decodable, fewer when noise flips parity bits. Lowered for a call only if the budget
-            cannot pay for 8 bins per group. shapiq's name: ``degree_parameter``.
+            decodable, fewer when noise flips parity bits. Lowered for a call (never below 2;
+            the value used is ``report_.details["degree_cap"]``) only if the budget cannot pay
+            for 8 bins per group or the design would leave too few held-out coalitions (above).
+            shapiq's name: ``degree_parameter``.
         n_groups: number of hash groups ``C``.
         decoder: ``"soft"`` (Chase decoding ranked by residual energy) or ``"hard"``, any case.
             shapiq's name: ``decoder_type``.
@@ -453,15 +493,21 @@ class SPEX(SparseApproximator):
             log2_bins=self.log2_bins,
             holdout_max=self.holdout_max,
             refit_alpha="gcv" if self.refit == "gcv" else 0.0,
+            holdout_target=HOLDOUT_TARGET,
         )
         alpha = "gcv" if self.refit == "gcv" else 0.0
         r2_spex = holdout_r2(fit.spectrum, fit.holdout_masks, fit.holdout_values)
-        linear = linear_fit(fit, alpha)
+        linear, linear_equations = linear_fit(fit, alpha)
         r2_linear = holdout_r2(linear, fit.holdout_masks, fit.holdout_values)
         # a documented choice, named in the report and the warning: never return a surrogate
         # that predicts the held-out coalitions worse than first-order least squares does
         use_linear = bool(r2_linear > r2_spex)
         spectrum, r2 = (linear, r2_linear) if use_linear else (fit.spectrum, r2_spex)
+        support, equations = (
+            (constant_and_linear(self.n), linear_equations)
+            if use_linear
+            else (fit.refit_support, fit.refit_equations)
+        )
         details = {
             **fit.details,
             **resolution(fit, budget, r2_spex, r2_linear, use_linear=use_linear),
@@ -475,16 +521,28 @@ class SPEX(SparseApproximator):
                 DecodingWarning,
                 stacklevel=2,
             )
+        elif n_holdout < min(HOLDOUT_WARN, self.holdout_max):
+            warnings.warn(
+                f"SPEX's design left only {n_holdout} held-out coalitions, so "
+                "report_.faithfulness_r2 and the choice between the peeled spectrum and the "
+                f"linear fit rest on {n_holdout} values and are unreliable. Raise the budget by "
+                f"at least {2 * HOLDOUT_WARN - 2 * n_holdout} or lower degree_cap.",
+                DecodingWarning,
+                stacklevel=2,
+            )
         if not details["resolved"]:
             warnings.warn(details["unresolved_reason"], DecodingWarning, stacklevel=2)
+        queried_masks = np.concatenate([fit.train_masks, fit.holdout_masks])
+        queried_values = np.concatenate([fit.train_values, fit.holdout_values])
+        if n_holdout:
+            # the held-out coalitions chose the surrogate and estimated its faithfulness; its
+            # support is then refitted on every paid query (the estimate stays the held-out one,
+            # of a fit on fewer coalitions, so it errs on the pessimistic side)
+            equations = equations + normal_equations(fit.holdout_masks, fit.holdout_values, support)
+            coefs = solve_normal_equations(equations, alpha=alpha).coefs
+            spectrum = SparseSpectrum(self.n, support, coefs, "fourier")
         # most of the table queried (small n): interpolate it, as ProxySPEX does
-        spectrum, r2 = self._completed(
-            spectrum,
-            np.concatenate([fit.train_masks, fit.holdout_masks]),
-            np.concatenate([fit.train_values, fit.holdout_values]),
-            r2,
-            details,
-        )
+        spectrum, r2 = self._completed(spectrum, queried_masks, queried_values, r2, details)
         return self._result(
             spectrum,
             caller=caller,

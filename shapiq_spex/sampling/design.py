@@ -20,7 +20,7 @@ from shapiq_spex._random import random_bits
 from shapiq_spex.codes import BCHCode, parity_length
 from shapiq_spex.exceptions import BudgetTooSmallError
 
-__all__ = ["DesignPlan", "QueryDesign", "plan_design"]
+__all__ = ["DesignPlan", "QueryDesign", "plan_design", "plan_design_with_reserve"]
 
 MIN_LOG2_BINS = 3
 MAX_LOG2_BINS = 20
@@ -82,6 +82,40 @@ def plan_design(
         f">= {minimum}, lower 'n_groups', or use ProxySPEX, which works with small budgets."
     )
     raise BudgetTooSmallError(msg)
+
+
+def plan_design_with_reserve(
+    n: int,
+    budget: int,
+    degree_cap: int,
+    n_groups: int,
+    log2_bins: int | None = None,
+    reserve: int = 0,
+) -> DesignPlan:
+    """:func:`plan_design`, but leaving at least ``reserve`` of the budget out of the design.
+
+    The bins are kept and the degree cap lowered first (down to 2): the number of bins decides
+    how many terms peeling can separate, while interactions of degree 4-5 are rare in real games.
+    Only if no lower cap frees ``reserve`` is the design planned on ``budget - reserve`` (fewer
+    bins). If even that does not fit, the plan for the whole budget is returned: the caller sees
+    the small leftover and says so.
+
+    Raises:
+        BudgetTooSmallError: the smallest design does not fit ``budget``.
+    """
+    plan = plan_design(n, budget, degree_cap, n_groups, log2_bins)
+    if reserve <= 0 or budget - plan.n_design >= reserve:
+        return plan
+    for t in range(plan.t - 1, MIN_DEGREE_CAP - 1, -1):
+        lowered = DesignPlan(t, parity_length(n, t), plan.b, n_groups)
+        if budget - lowered.n_design >= reserve:
+            return lowered
+    if log2_bins is not None:
+        return plan
+    try:
+        return plan_design(n, budget - reserve, degree_cap, n_groups)
+    except BudgetTooSmallError:
+        return plan
 
 
 def _bits(b: int) -> np.ndarray:

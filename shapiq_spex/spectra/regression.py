@@ -17,7 +17,15 @@ from shapiq_spex._parallel import one_blas_thread
 from shapiq_spex.spectra._subsets import PAD, degrees, incidence
 from shapiq_spex.spectra.spectrum import Basis
 
-__all__ = ["RefitResult", "design_matrix", "gram", "refit"]
+__all__ = [
+    "NormalEquations",
+    "RefitResult",
+    "design_matrix",
+    "gram",
+    "normal_equations",
+    "refit",
+    "solve_normal_equations",
+]
 
 _CHUNK_ENTRIES = 1 << 22
 
@@ -53,6 +61,47 @@ def gram(masks: np.ndarray, values: np.ndarray, supports: np.ndarray, basis: Bas
         G += A.T @ A
         b += A.T @ y
     return G, b, float(values @ values)
+
+
+@dataclass(frozen=True)
+class NormalEquations:
+    """Sufficient statistics of a least-squares fit on a fixed support, over some rows.
+
+    Sums over disjoint sets of rows add (``a + b``), so a fit on more coalitions costs only the
+    new rows' Gram.
+
+    Attributes:
+        G: ``(s, s)`` ``A^T A``.
+        b: ``(s,)`` ``A^T y``.
+        yy: ``y^T y``.
+        y_sum: ``Σ y``.
+        m: number of rows.
+    """
+
+    G: np.ndarray
+    b: np.ndarray
+    yy: float
+    y_sum: float
+    m: int
+
+    def __add__(self, other: NormalEquations) -> NormalEquations:
+        return NormalEquations(
+            self.G + other.G,
+            self.b + other.b,
+            self.yy + other.yy,
+            self.y_sum + other.y_sum,
+            self.m + other.m,
+        )
+
+
+@one_blas_thread  # a Gram summed in a thread-count-dependent order would change the fit
+def normal_equations(
+    masks: np.ndarray, values: np.ndarray, supports: np.ndarray, basis: Basis = "fourier"
+) -> NormalEquations:
+    """:class:`NormalEquations` of the terms in ``supports`` over the rows of ``masks``."""
+    values = np.asarray(values, dtype=np.float64)
+    G, b, yy = gram(masks, values, supports, basis)
+    return NormalEquations(G, b, yy, float(values.sum()), int(values.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -98,16 +147,35 @@ def refit(
     Returns:
         A :class:`RefitResult`.
     """
-    values = np.asarray(values, dtype=np.float64)
-    m = values.shape[0]
     if supports.shape[0] == 0:
         return RefitResult(np.zeros(0), 0.0, 0.0, 0.0)
-    G, b, yy = gram(masks, values, supports, basis)
+    return solve_normal_equations(
+        normal_equations(masks, values, supports, basis), alpha=alpha, alphas=alphas
+    )
+
+
+@one_blas_thread  # the same coefficients on any machine (see shapiq_spex._parallel)
+def solve_normal_equations(
+    eq: NormalEquations, *, alpha: float | str = "gcv", alphas: np.ndarray | None = None
+) -> RefitResult:
+    """The (ridge) least-squares fit of :func:`refit` from its :class:`NormalEquations`.
+
+    Args:
+        eq: the normal equations of the rows to fit.
+        alpha: as for :func:`refit`.
+        alphas: as for :func:`refit`.
+
+    Returns:
+        A :class:`RefitResult`.
+    """
+    G, b, yy, m = eq.G, eq.b, eq.yy, eq.m
+    if G.shape[0] == 0:
+        return RefitResult(np.zeros(0), 0.0, 0.0, 0.0)
     evals, evecs = np.linalg.eigh(G)
     evals = np.clip(evals, 0.0, None)
     bt = evecs.T @ b
     scale = float(evals.mean()) if evals.size else 1.0
-    tss = yy - m * float(values.mean()) ** 2 if m else 0.0
+    tss = yy - m * (eq.y_sum / m) ** 2 if m else 0.0
     tss = max(tss, 1e-300)
     tiny = evals.max() * 1e-12 if evals.size else 0.0
 

@@ -7,7 +7,12 @@ import pytest
 import shapiq
 
 from shapiq_spex.approximators.spex import SPEX
-from shapiq_spex.exceptions import BudgetTooSmallError, InvalidGameError, InvalidParameterError
+from shapiq_spex.exceptions import (
+    BudgetTooSmallError,
+    DecodingWarning,
+    InvalidGameError,
+    InvalidParameterError,
+)
 from shapiq_spex.spectra import SparseSpectrum
 from shapiq_spex.spectra.indices import SUPPORTED_INDICES, to_interaction_values
 
@@ -225,3 +230,68 @@ def test_values_do_not_depend_on_the_blas_thread_count(n, budget):
             runs.append(SPEX(n, 2, "k-SII", random_state=0).approximate(budget, game))
     np.testing.assert_array_equal(runs[1].values, runs[0].values)
     assert runs[1].interaction_lookup == runs[0].interaction_lookup
+
+
+def test_design_leaves_room_for_a_holdout():
+    # at n = 166 and 1,000 queries the degree-5 design takes 984, which would leave 8 random
+    # coalitions (4 held out): the cap is lowered to 4 so that 104 are held out
+    from shapiq_spex.approximators.spex import HOLDOUT_TARGET
+
+    n = 166
+    game = CountingGame(n, random_terms(n, 10, 2, seed=3))
+    approx = SPEX(n, 2, "Moebius", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        approx.approximate(1000, game)
+    d = approx.report_.details
+    assert d["degree_cap"] == 4
+    assert approx.report_.n_holdout >= HOLDOUT_TARGET
+    assert d["design_queries"] + d["extra_queries"] + approx.report_.n_holdout == game.calls == 1000
+    assert approx.report_.faithfulness_r2 == pytest.approx(1.0, abs=1e-10)
+
+
+def test_few_held_out_coalitions_are_warned_about():
+    from shapiq_spex.approximators.spex import HOLDOUT_WARN
+
+    n = 128
+    approx = SPEX(n, 2, "Moebius", degree_cap=2, random_state=0)
+    budget = approx.min_budget() + 10  # nothing can shrink the smallest design
+    game = CountingGame(n, random_terms(n, 3, 2, seed=1))
+    with pytest.warns(DecodingWarning) as caught:
+        approx.approximate(budget, game)
+    assert approx.report_.n_holdout == 5 < HOLDOUT_WARN
+    messages = [str(w.message) for w in caught if "held-out coalitions, so" in str(w.message)]
+    assert len(messages) == 1
+    assert "only 5 held-out" in messages[0]
+    assert "Raise the budget by at least 30" in messages[0]
+
+
+@pytest.mark.parametrize("terms_seed", [0, 1])
+def test_returned_support_is_refitted_on_every_queried_coalition(terms_seed):
+    from shapiq_spex.spectra.regression import refit
+
+    n = 40
+    game = CountingGame(n, random_terms(n, 12, 3, seed=terms_seed), noise=0.3, seed=terms_seed)
+    seen_masks, seen_values = [], []
+
+    def recording(X):
+        y = game(X)
+        seen_masks.append(X.copy())
+        seen_values.append(y)
+        return y
+
+    recording.n_players = n
+    # plain least squares: unlike a ridge penalty, it commutes with the caller's affine
+    # standardisation of the values, so the refit can be redone here in the game's units
+    approx = SPEX(n, 2, "Fourier", random_state=0, refit="ls")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DecodingWarning)
+        approx.approximate(1500, recording)
+    X, y = np.concatenate(seen_masks), np.concatenate(seen_values)
+    spec = approx.spectrum_
+    h = approx.report_.n_holdout
+    assert h >= 50
+    on_all = refit(X, y, spec.supports, "fourier", alpha=0.0).coefs
+    np.testing.assert_allclose(spec.coefs, on_all, rtol=0, atol=1e-10)
+    without_holdout = refit(X[:-h], y[:-h], spec.supports, "fourier", alpha=0.0).coefs
+    assert np.abs(without_holdout - on_all).max() > 1e-4

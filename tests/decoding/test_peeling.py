@@ -117,3 +117,43 @@ def test_plan_uses_largest_fitting_design_and_explains_minimum():
     assert small.b == 3
     with pytest.raises(BudgetTooSmallError, match="needs"):
         plan_design(128, 100, 5, 3)
+
+
+@pytest.mark.parametrize(
+    ("n", "budget", "reserve"),
+    [(166, 1000, 200), (21, 500, 100), (96, 2000, 200), (10, 1000, 200), (128, 20_000, 200)],
+)
+def test_plan_with_reserve_keeps_bins_and_lowers_the_degree_cap_first(n, budget, reserve):
+    from shapiq_spex.codes import parity_length
+    from shapiq_spex.sampling.design import MIN_DEGREE_CAP, plan_design_with_reserve
+
+    full = plan_design(n, budget, 5, 3)
+    plan = plan_design_with_reserve(n, budget, 5, 3, None, reserve)
+    if budget - full.n_design >= reserve:
+        assert plan == full
+        return
+    # brute force over the caps at the full plan's bins: the largest that leaves the reserve
+    fitting = [
+        t
+        for t in range(MIN_DEGREE_CAP, full.t)
+        if budget - 3 * (parity_length(n, t) + 1) * 2**full.b >= reserve
+    ]
+    if fitting:
+        assert (plan.b, plan.t) == (full.b, max(fitting))
+    else:
+        assert plan == plan_design(n, budget - reserve, 5, 3)
+    assert budget - plan.n_design >= reserve
+
+
+def test_plan_with_reserve_returns_the_full_plan_when_nothing_frees_the_reserve():
+    from shapiq_spex.codes import parity_length
+    from shapiq_spex.sampling.design import plan_design_with_reserve
+
+    smallest = 3 * (parity_length(128, 2) + 1) * 8
+    plan = plan_design_with_reserve(128, smallest + 10, 2, 3, None, 100)
+    assert plan == plan_design(128, smallest + 10, 2, 3)
+    assert plan.n_design == smallest
+    # a forced number of bins is never changed: only the cap may go down
+    forced = plan_design_with_reserve(128, 3000, 5, 3, 4, 2000)
+    assert forced.b == 4
+    assert forced.t == 2

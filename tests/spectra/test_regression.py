@@ -59,3 +59,27 @@ def test_gcv_picks_no_penalty_without_noise_and_one_with_noise():
     # the penalty shrinks: ridge coefficients have a smaller norm than least squares
     ls = refit(X, spec.evaluate(X) + rng.normal(size=120) * 0, spec.supports, alpha=0.0)
     assert np.linalg.norm(noisy.coefs) < np.linalg.norm(ls.coefs) + 10
+
+
+@pytest.mark.parametrize("alpha", ["gcv", 0.0, 0.5])
+def test_normal_equations_of_disjoint_rows_add_up_to_the_fit_on_all(alpha):
+    from shapiq_spex.spectra.regression import normal_equations, solve_normal_equations
+
+    rng = np.random.default_rng(7)
+    n = 12
+    pairs = np.array([[0, 1], [2, 5], [3, 9]])
+    sup = np.full((n + 4, 2), -1)
+    sup[: n + 1, 0] = constant_and_linear(n)[:, 0]
+    sup[n + 1 :] = pairs
+    X = rng.random((300, n)) < 0.5
+    y = rng.normal(size=300) + X[:, 0] * X[:, 1]
+    whole = refit(X, y, sup, "fourier", alpha=alpha)
+    parts = normal_equations(X[:200], y[:200], sup) + normal_equations(X[200:], y[200:], sup)
+    assert parts.m == 300
+    got = solve_normal_equations(parts, alpha=alpha)
+    np.testing.assert_allclose(got.coefs, whole.coefs, rtol=0, atol=1e-12)
+    assert got.alpha == pytest.approx(whole.alpha, rel=1e-12)
+    assert got.gcv_r2 == pytest.approx(whole.gcv_r2, abs=1e-12)
+    # and the first part alone is a different fit (the test can tell them apart)
+    first = solve_normal_equations(normal_equations(X[:200], y[:200], sup), alpha=alpha)
+    assert np.abs(first.coefs - whole.coefs).max() > 1e-3
