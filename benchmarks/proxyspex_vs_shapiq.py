@@ -32,7 +32,7 @@ games without shapiq's default, written to ``proxyspex_vs_shapiq_quick.{md,jsonl
 moderate run took 33 minutes of wall time on the shared 2-core machine that produced the
 committed table (load average about 7 from other jobs); most of it is shapiq's default (one run
 killed at the cap) and the n = 512, 20,000-query cell. ``--keep-shapiq-default`` reruns every
-other method and keeps shapiq's default rows from the committed JSON lines (about 7 minutes;
+other method and keeps shapiq's default rows from the committed JSON lines (about 6-7 minutes;
 the committed table was last produced that way, on 2026-12-07).
 """
 
