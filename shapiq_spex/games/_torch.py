@@ -478,6 +478,16 @@ def run_length_sorted(
 OUTPUTS = ("logit", "log_prob", "prob", "logit_margin")
 
 
+def as_float64(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as float64, moved to the CPU first on Apple's MPS (which has no float64).
+
+    On the CPU and CUDA this is ``tensor.double()``, on the tensor's own device.
+    """
+    if tensor.device.type == "mps":
+        tensor = tensor.cpu()
+    return tensor.double()
+
+
 def score_logits(logits: torch.Tensor, target, output: str) -> np.ndarray:
     """Score the target class of each row of a logits matrix.
 
@@ -491,10 +501,12 @@ def score_logits(logits: torch.Tensor, target, output: str) -> np.ndarray:
         ``(b,)`` float64 scores.
     """
     torch = import_torch()
-    z = logits.double()
+    z = as_float64(logits)
     b = z.shape[0]
     if isinstance(target, int):
         target = torch.full((b,), target, dtype=torch.long, device=z.device)
+    else:
+        target = torch.as_tensor(target, device=z.device)
     rows = torch.arange(b, device=z.device)
     if output == "logit":
         out = z[rows, target]

@@ -28,6 +28,7 @@ from shapiq_spex.games._identity import game_identity, model_identity, tokenizer
 from shapiq_spex.games._torch import (
     BUILTIN_MODELS,
     OUTPUTS,
+    as_float64,
     as_tensor,
     check_batch_size,
     check_choice,
@@ -370,15 +371,15 @@ class AttentionHeadGame(Game):
             attn = as_tensor(np.tile(self._batch.attention_mask, (k, 1)), logits.device)
             ids = as_tensor(np.tile(self._batch.input_ids, (k, 1)), logits.device)
             log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            picked = log_probs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1).double()
-            valid = (attn[:, 1:] * attn[:, :-1]).double()
+            picked = as_float64(log_probs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1))
+            valid = as_float64(attn[:, 1:] * attn[:, :-1])
             per_input = (picked * valid).sum(1) / valid.sum(1).clamp_min(1.0)
             scores = per_input.cpu().numpy()
         else:
             scores_in = logits[:, -1, :] if self.is_causal_lm else logits
             target = torch.as_tensor(np.tile(self.labels, k), device=logits.device)
             if self.metric == "accuracy":
-                scores = (scores_in.argmax(dim=-1) == target).double().cpu().numpy()
+                scores = as_float64(scores_in.argmax(dim=-1) == target).cpu().numpy()
             else:
                 scores = score_logits(scores_in, target, self.metric)
         return scores.reshape(k, m).mean(axis=1)

@@ -15,6 +15,7 @@ from shapiq import Game
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.games._identity import text_game_identity
 from shapiq_spex.games._torch import (
+    as_float64,
     as_tensor,
     check_batch_size,
     check_choice,
@@ -110,8 +111,8 @@ class EmbeddingSimilarityGame(Game):
             else:
                 ref_ids = self.tokenizer(reference, truncation=False)["input_ids"]
                 ref = self._embed_ids(np.asarray(ref_ids, dtype=np.int64))
-        self.reference_embedding = ref.double().cpu().numpy()
-        self._reference = ref.double()
+        self.reference_embedding = as_float64(ref).cpu().numpy()
+        self._reference = as_float64(ref)
         self.original_model_output = float(self._similarity(full[None, :])[0])
         n = self.players.n_players
         self.empty_value = float(self.value_function(np.zeros((1, n), dtype=bool))[0])
@@ -148,10 +149,10 @@ class EmbeddingSimilarityGame(Game):
         else:  # right padding: the last real token sits at length - 1
             last = as_tensor(batch.lengths - 1, self.device)
             pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-        return torch.nn.functional.normalize(pooled.double(), dim=-1)
+        return torch.nn.functional.normalize(as_float64(pooled), dim=-1)
 
     def _similarity(self, emb) -> np.ndarray:
-        return (emb.double() @ self._reference).cpu().numpy()
+        return (as_float64(emb) @ self._reference).cpu().numpy()
 
     def cache_identity(self) -> dict:
         """What determines this game's values, for the cache of a :class:`~shapiq_spex.QueryEngine`.

@@ -17,6 +17,7 @@ from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.games._identity import text_game_identity
 from shapiq_spex.games._torch import (
     OUTPUTS,
+    as_float64,
     as_tensor,
     check_batch_size,
     check_choice,
@@ -139,7 +140,7 @@ class TextClassificationGame(Game):
         if n_classes < 2 and self.output != "logit":
             msg = f"output={self.output!r} needs at least 2 classes; the model has 1. Use 'logit'."
             raise InvalidParameterError(msg)
-        self.original_logits = logits[0].double().cpu().numpy()
+        self.original_logits = as_float64(logits[0]).cpu().numpy()
         if target_class is None:
             target_class = int(np.argmax(self.original_logits))
         self.target_class = resolve_class(

@@ -194,3 +194,34 @@ def test_errors(tiny, tiny_folder):
     if not torch.cuda.is_available():
         with pytest.raises(InvalidParameterError, match="CUDA is not available"):
             TextClassificationGame(TEXT, tiny_folder, device="cuda")
+
+
+@pytest.mark.parametrize("output", ["logit", "log_prob", "prob", "logit_margin"])
+def test_score_logits_in_float64_with_int_array_or_tensor_targets(output):
+    from shapiq_spex.games._torch import as_float64, score_logits
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(5, 7)) * 30
+    logits = torch.tensor(z, dtype=torch.float32)
+    assert as_float64(logits).dtype == torch.float64
+    assert as_float64(logits).device == logits.device
+    z32 = z.astype(np.float32).astype(np.float64)  # what the float32 tensor holds
+    target = np.array([0, 3, 6, 2, 2])
+    if output == "logit":
+        want = z32[np.arange(5), target]
+    elif output == "log_prob":
+        shifted = z32 - z32.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        want = logp[np.arange(5), target]
+    elif output == "prob":
+        e = np.exp(z32 - z32.max(axis=1, keepdims=True))
+        want = (e / e.sum(axis=1, keepdims=True))[np.arange(5), target]
+    else:
+        others = z32.copy()
+        others[np.arange(5), target] = -np.inf
+        want = z32[np.arange(5), target] - others.max(axis=1)
+    for tgt in (torch.as_tensor(target), target):
+        got = score_logits(logits, tgt, output)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    single = score_logits(logits, 3, output)
+    np.testing.assert_allclose(single[1], want[1], rtol=1e-13, atol=1e-13)
