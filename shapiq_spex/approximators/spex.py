@@ -513,7 +513,7 @@ class SPEX(SparseApproximator):
             **resolution(fit, budget, r2_spex, r2_linear, use_linear=use_linear),
         }
         n_holdout = int(fit.holdout_masks.shape[0])
-        if n_holdout < 2:
+        if n_holdout < 2 <= self.holdout_max:  # holdout_max < 2: the user asked for none
             warnings.warn(
                 "SPEX's design used the whole budget, so no held-out coalitions were left to "
                 "estimate faithfulness (report_.faithfulness_r2 is NaN). Raise the budget a "

@@ -295,3 +295,15 @@ def test_returned_support_is_refitted_on_every_queried_coalition(terms_seed):
     np.testing.assert_allclose(spec.coefs, on_all, rtol=0, atol=1e-10)
     without_holdout = refit(X[:-h], y[:-h], spec.supports, "fourier", alpha=0.0).coefs
     assert np.abs(without_holdout - on_all).max() > 1e-4
+
+
+def test_holdout_max_zero_holds_nothing_out_and_does_not_warn_about_it():
+    n = 40
+    game = CountingGame(n, random_terms(n, 8, 2, seed=2))
+    approx = SPEX(n, 2, "Moebius", random_state=0, holdout_max=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        approx.approximate(1000, game)
+    assert approx.report_.n_holdout == 0
+    assert np.isnan(approx.report_.faithfulness_r2)
+    assert game.calls == 1000
