@@ -217,3 +217,30 @@ def test_errors(tiny):
         AttentionHeadGame(model, tok, INPUTS, attention_output_modules=["nope"])
     with pytest.raises(InvalidParameterError, match="one attention output projection per layer"):
         find_attention_outputs(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_sequence_log_prob_is_scored_in_float64_over_a_large_vocabulary(tiny, chunk, monkeypatch):
+    # a float32 log-softmax over 50,000 logits is off by ~1e-5 per token; the metric must match
+    # a float64 reference to rounding, also when the log-normalizer is computed in row chunks
+    import shapiq_spex.games.attention as attention
+
+    model, tok, _ = tiny
+    if model.config.model_type == "bert":
+        pytest.skip("sequence_log_prob needs a causal LM")
+    game = AttentionHeadGame(model, tok, INPUTS, metric="sequence_log_prob")
+    if chunk is not None:
+        monkeypatch.setattr(attention, "_LSE_CHUNK_ENTRIES", chunk * 50_000)
+    k, m = 2, len(INPUTS)
+    ids = np.tile(game._batch.input_ids, (k, 1))
+    attn = np.tile(game._batch.attention_mask, (k, 1))
+    rng = np.random.default_rng(0)
+    z = (rng.normal(size=(k * m, ids.shape[1], 50_000)) * 4).astype(np.float32)
+    got = game._metric(torch.from_numpy(z), k)
+    z64 = z.astype(np.float64)[:, :-1]
+    top = z64.max(axis=-1, keepdims=True)
+    lse = np.log(np.exp(z64 - top).sum(axis=-1)) + top[..., 0]
+    lp = np.take_along_axis(z64, ids[:, 1:, None], axis=-1)[..., 0] - lse
+    valid = attn[:, 1:] * attn[:, :-1]
+    want = ((lp * valid).sum(1) / np.maximum(valid.sum(1), 1)).reshape(k, m).mean(axis=1)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
