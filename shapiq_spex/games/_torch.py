@@ -488,6 +488,28 @@ def as_float64(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.double()
 
 
+# float64 entries one logsumexp chunk may hold (256 MB): a whole batch of (rows, T, vocab) logits
+# in float64 would double the forward pass's largest tensor
+_LSE_CHUNK_ENTRIES = 1 << 25
+
+
+def target_log_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``log softmax(logits)[..., target]`` in float64, ``(rows, T)`` from ``(rows, T, vocab)``.
+
+    A float32 log-softmax over a large vocabulary is off by about 1e-5 per token (its sum of
+    exponentials rounds), which a sum or mean over tokens carries into every value; the target
+    logits are gathered as they are and the log-normalizer is computed in float64, a chunk of rows
+    at a time (on the CPU for MPS tensors, see :func:`as_float64`).
+    """
+    torch = import_torch()
+    picked = as_float64(logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1))
+    lse = torch.empty_like(picked)
+    rows = max(1, _LSE_CHUNK_ENTRIES // max(1, logits.shape[1] * logits.shape[2]))
+    for start in range(0, logits.shape[0], rows):
+        lse[start : start + rows] = torch.logsumexp(as_float64(logits[start : start + rows]), -1)
+    return picked - lse
+
+
 def score_logits(logits: torch.Tensor, target, output: str) -> np.ndarray:
     """Score the target class of each row of a logits matrix.
 

@@ -41,6 +41,7 @@ from shapiq_spex.games._torch import (
     output_logits,
     resolve_class,
     score_logits,
+    target_log_probs,
 )
 from shapiq_spex.spectra.spectrum import check_coalitions
 from shapiq_spex.text.masking import pack_tokens
@@ -124,28 +125,6 @@ def _infer_task(model) -> str:
         )
         raise InvalidParameterError(msg)
     return "sequence-classification"  # only used to pick an AutoModel class for names
-
-
-# float64 entries one logsumexp chunk may hold (256 MB): a whole batch of (rows, T, vocab) logits
-# in float64 would double the forward pass's largest tensor
-_LSE_CHUNK_ENTRIES = 1 << 25
-
-
-def _token_log_probs(logits, targets):
-    """``log softmax(logits)[..., target]`` in float64, ``(rows, T)`` from ``(rows, T, vocab)``.
-
-    A float32 log-softmax over a large vocabulary is off by about 1e-5 per token (its sum of
-    exponentials rounds), which a sequence mean carries into every value; the target logits are
-    gathered as they are and the log-normalizer is computed in float64, a chunk of rows at a time.
-    """
-    torch = import_torch()
-    picked = as_float64(logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1))
-    lse = torch.empty_like(picked)
-    rows = max(1, _LSE_CHUNK_ENTRIES // max(1, logits.shape[1] * logits.shape[2]))
-    for start in range(0, logits.shape[0], rows):
-        chunk = as_float64(logits[start : start + rows])
-        lse[start : start + rows] = torch.logsumexp(chunk, dim=-1).to(lse.device)
-    return picked - lse
 
 
 class AttentionHeadGame(Game):
@@ -392,8 +371,8 @@ class AttentionHeadGame(Game):
         if self.metric == "sequence_log_prob":
             attn = as_tensor(np.tile(self._batch.attention_mask, (k, 1)), logits.device)
             ids = as_tensor(np.tile(self._batch.input_ids, (k, 1)), logits.device)
-            picked = _token_log_probs(logits[:, :-1], ids[:, 1:])
-            valid = as_float64(attn[:, 1:] * attn[:, :-1]).to(picked.device)
+            picked = target_log_probs(logits[:, :-1], ids[:, 1:])
+            valid = as_float64(attn[:, 1:] * attn[:, :-1])
             per_input = (picked * valid).sum(1) / valid.sum(1).clamp_min(1.0)
             scores = per_input.cpu().numpy()
         else:

@@ -24,7 +24,6 @@ from shapiq import Game
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.games._identity import text_game_identity
 from shapiq_spex.games._torch import (
-    as_float64,
     as_tensor,
     check_batch_size,
     check_choice,
@@ -34,6 +33,7 @@ from shapiq_spex.games._torch import (
     model_device,
     output_logits,
     run_length_sorted,
+    target_log_probs,
 )
 from shapiq_spex.spectra.spectrum import check_coalitions
 from shapiq_spex.text.masking import MaskedBatch, MaskStrategy, TextMasker
@@ -326,10 +326,9 @@ class GenerationLogProbGame(Game):
             raise InvalidParameterError(msg)
         # float64: a float32 log-softmax over SmolLM2's 49,152 tokens is 1-2e-5 too high per
         # answer token (the sum of exponentials rounds down), which adds up over an answer
-        logits = as_float64(logits[:, -(a + 1) : -1, :])
-        targets = torch.as_tensor(self.answer_ids, device=logits.device)
-        picked = logits.gather(-1, targets.expand(logits.shape[0], a).unsqueeze(-1)).squeeze(-1)
-        return (picked - torch.logsumexp(logits, dim=-1)).cpu().numpy()
+        answer = logits[:, -(a + 1) : -1, :]
+        targets = torch.as_tensor(self.answer_ids, device=answer.device)
+        return target_log_probs(answer, targets.expand(answer.shape[0], a)).cpu().numpy()
 
     def _reduce(self, token_log_probs: np.ndarray) -> np.ndarray:
         if self.output == "log_prob":

@@ -122,7 +122,6 @@ class RefitResult:
     gcv_r2: float
 
 
-@one_blas_thread  # the same coefficients on any machine (see shapiq_spex._parallel)
 def refit(
     masks: np.ndarray,
     values: np.ndarray,
@@ -147,8 +146,6 @@ def refit(
     Returns:
         A :class:`RefitResult`.
     """
-    if supports.shape[0] == 0:
-        return RefitResult(np.zeros(0), 0.0, 0.0, 0.0)
     return solve_normal_equations(
         normal_equations(masks, values, supports, basis), alpha=alpha, alphas=alphas
     )

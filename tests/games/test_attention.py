@@ -223,14 +223,14 @@ def test_errors(tiny):
 def test_sequence_log_prob_is_scored_in_float64_over_a_large_vocabulary(tiny, chunk, monkeypatch):
     # a float32 log-softmax over 50,000 logits is off by ~1e-5 per token; the metric must match
     # a float64 reference to rounding, also when the log-normalizer is computed in row chunks
-    import shapiq_spex.games.attention as attention
+    import shapiq_spex.games._torch as torch_helpers
 
     model, tok, _ = tiny
     if model.config.model_type == "bert":
         pytest.skip("sequence_log_prob needs a causal LM")
     game = AttentionHeadGame(model, tok, INPUTS, metric="sequence_log_prob")
     if chunk is not None:
-        monkeypatch.setattr(attention, "_LSE_CHUNK_ENTRIES", chunk * 50_000)
+        monkeypatch.setattr(torch_helpers, "_LSE_CHUNK_ENTRIES", chunk * 50_000)
     k, m = 2, len(INPUTS)
     ids = np.tile(game._batch.input_ids, (k, 1))
     attn = np.tile(game._batch.attention_mask, (k, 1))
