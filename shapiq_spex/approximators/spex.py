@@ -24,7 +24,7 @@ from shapiq_spex.codes import BCHCode
 from shapiq_spex.decoding import bin_measurements, peel
 from shapiq_spex.exceptions import DecodingWarning, InvalidParameterError
 from shapiq_spex.sampling.design import MIN_DEGREE_CAP, QueryDesign, plan_design_with_reserve
-from shapiq_spex.spectra._subsets import PAD, canonicalize
+from shapiq_spex.spectra._subsets import PAD, canonicalize, row_keys
 from shapiq_spex.spectra.regression import (
     NormalEquations,
     constant_and_linear,
@@ -201,7 +201,17 @@ def linear_fit(
         The fit and its normal equations (support ``constant_and_linear(n)``).
     """
     base = constant_and_linear(fit.spectrum.n)
-    equations = normal_equations(fit.train_masks, fit.train_values, base)
+    # the refit's support holds the constant and every singleton (fit_spex puts them there), so
+    # their Gram is a block of the one already computed: no second pass over the coalitions
+    width = fit.refit_support.shape[1]
+    keys = row_keys(fit.refit_support)
+    wanted = row_keys(np.pad(base, ((0, 0), (0, width - 1)), constant_values=PAD))
+    order = np.argsort(keys)
+    index = order[np.minimum(np.searchsorted(keys, wanted, sorter=order), keys.shape[0] - 1)]
+    if not np.array_equal(keys[index], wanted):
+        msg = "SpexFit.refit_support must hold the constant and every singleton (fit_spex's)."
+        raise ValueError(msg)
+    equations = fit.refit_equations.restrict(index)
     coefs = solve_normal_equations(equations, alpha=refit_alpha).coefs
     return SparseSpectrum(fit.spectrum.n, base, coefs, "fourier"), equations
 

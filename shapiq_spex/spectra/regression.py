@@ -50,16 +50,33 @@ def design_matrix(masks: np.ndarray, supports: np.ndarray, basis: Basis = "fouri
 
 
 def gram(masks: np.ndarray, values: np.ndarray, supports: np.ndarray, basis: Basis = "fourier"):
-    """Accumulate ``(A^T A, A^T y, y^T y)`` over row chunks of ``masks``."""
+    """Accumulate ``(A^T A, A^T y, y^T y)`` over row chunks of ``masks``.
+
+    The design's entries are ``±1`` (Fourier) or ``0/1`` (Möbius), so every partial sum of
+    ``A^T A`` over a chunk (fewer than ``2^24`` rows) is an integer exact in float32: the Gram
+    is computed in float32 (half the time of float64) without rounding. ``A^T y`` stays float64.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    supports = np.asarray(supports, dtype=np.int64)
     s = supports.shape[0]
     G = np.zeros((s, s))
     b = np.zeros(s)
+    inc = incidence(supports, masks.shape[1])
+    deg = degrees(supports)[:, None].astype(np.float32)
+    small = np.int8 if supports.shape[1] < 128 else np.int16  # holds every count exactly
     chunk = max(1, _CHUNK_ENTRIES // max(s, 1))
     for start in range(0, masks.shape[0], chunk):
-        A = design_matrix(masks[start : start + chunk], supports, basis)
-        y = values[start : start + chunk]
-        G += A.T @ A
-        b += A.T @ y
+        # transposing the bool rows before the cast moves a quarter of the bytes
+        rows = np.ascontiguousarray(masks[start : start + chunk].T).astype(np.float32)
+        counts = inc @ rows  # (s, c) float32, exact small integers
+        if basis == "fourier":
+            parity = counts.astype(small)
+            parity &= 1
+            At = np.subtract(1, 2 * parity, dtype=np.float32)
+        else:
+            At = (counts == deg).astype(np.float32)
+        G += (At @ At.T).astype(np.float64)
+        b += At.astype(np.float64) @ values[start : start + chunk]
     return G, b, float(values @ values)
 
 
@@ -83,6 +100,13 @@ class NormalEquations:
     yy: float
     y_sum: float
     m: int
+
+    def restrict(self, index: np.ndarray) -> NormalEquations:
+        """The normal equations of the terms ``index`` (positions in this support) alone."""
+        index = np.asarray(index, dtype=np.int64)
+        return NormalEquations(
+            self.G[np.ix_(index, index)], self.b[index], self.yy, self.y_sum, self.m
+        )
 
     def __add__(self, other: NormalEquations) -> NormalEquations:
         return NormalEquations(

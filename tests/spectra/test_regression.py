@@ -37,6 +37,28 @@ def test_chunked_gram_equals_dense(monkeypatch):
 
 
 @pytest.mark.parametrize("basis", ["fourier", "moebius"])
+@pytest.mark.parametrize("width", [4, 130])  # 130: counts past int8, the int16 path
+def test_float32_gram_is_exact(monkeypatch, basis, width):
+    """The Gram is summed in float32 per chunk: it must equal the float64 product exactly."""
+    import shapiq_spex.spectra.regression as reg
+
+    monkeypatch.setattr(reg, "_CHUNK_ENTRIES", 4000)  # several chunks of ~100 rows
+    rng = np.random.default_rng(2)
+    n, m = 140, 517
+    sup = np.full((37, width), -1, dtype=np.int64)
+    for i in range(1, sup.shape[0]):
+        k = int(rng.integers(1, width + 1))
+        sup[i, :k] = np.sort(rng.choice(n, k, replace=False))
+    sup[1, :width] = np.arange(width)  # one term of full width
+    X = rng.random((m, n)) < 0.5
+    y = rng.normal(size=m)
+    G, b, _ = gram(X, y, sup, basis)
+    A = design_matrix(X, sup, basis)
+    np.testing.assert_array_equal(G, A.T @ A)  # integer counts: no rounding allowed
+    np.testing.assert_allclose(b, A.T @ y, rtol=1e-13, atol=1e-12)
+
+
+@pytest.mark.parametrize("basis", ["fourier", "moebius"])
 def test_refit_recovers_noiseless_coefficients(basis):
     rng = np.random.default_rng(2)
     spec = SparseSpectrum.from_dict(30, {(): 0.3, (1,): -1.0, (4, 7): 0.8, (2, 9, 20): 0.4}, basis)
