@@ -146,7 +146,7 @@ def _design_rows(masks: np.ndarray, supports: np.ndarray) -> np.ndarray:
     inc = sp.csr_array(
         (np.ones(r.size, dtype=np.float32), (r, supports[r, c])), shape=(s, masks.shape[1])
     )
-    xt = np.ascontiguousarray(masks.T, dtype=np.float32)  # (n, m)
+    xt = np.ascontiguousarray(masks.T).astype(np.float32)  # (n, m); bool transposed: 4x fewer bytes
     step = max(1, _DESIGN_CHUNK // m)
     wide = np.int8 if supports.shape[1] < 128 else np.int16
     for start in range(0, s, step):
