@@ -226,7 +226,10 @@ def _fit_lightgbm(X, y, fit, val, tuning, seed, n_jobs, final) -> ProxyFit:
             )
             rounds = max(1, booster.best_iteration)
             booster.best_iteration = rounds  # extraction and predict stop here
-            score = _r2(y[val], booster.predict(X[val], num_iteration=rounds))
+            # predict's own default is every core: an OpenMP team per trial thread, whose
+            # waiting threads slowed the other trial's fit by half (row sums: same values)
+            pred = booster.predict(X[val], num_iteration=rounds, num_threads=threads)
+            score = _r2(y[val], pred)
             return {"params": dict(config), "n_estimators": rounds, "validation_r2": score}, booster
 
         # deepest first: on two threads the two deep fits start together and the shallow one
