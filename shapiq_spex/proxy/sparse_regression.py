@@ -34,7 +34,7 @@ import scipy.linalg as sla
 from sklearn.exceptions import ConvergenceWarning
 
 from shapiq_spex._parallel import thread_map
-from shapiq_spex.spectra._subsets import PAD, degrees, row_keys
+from shapiq_spex.spectra._subsets import PAD, degrees, incidence, row_keys
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
 __all__ = [
@@ -130,15 +130,15 @@ def screen_pairs(X: np.ndarray, r: np.ndarray, k: int) -> np.ndarray:
 
 
 def monomials(X: np.ndarray, supports: np.ndarray) -> np.ndarray:
-    """``(m, p)`` float64 columns ``prod_{i in T} x_i`` for padded ``(p, w)`` supports."""
-    m = X.shape[0]
-    out = np.ones((m, supports.shape[0]), dtype=np.float64)
-    for col in range(supports.shape[1]):
-        players = supports[:, col]
-        used = players != PAD
-        if used.any():
-            out[:, used] *= X[:, players[used]]
-    return out
+    """``(m, p)`` float64 columns ``prod_{i in T} x_i`` for padded ``(p, w)`` supports.
+
+    A monomial is on where the coalition holds all of ``T``: ``|T ∩ x| = |T|``, with the
+    counts from one sparse product (exact small integers in float32).
+    """
+    X = np.asarray(X)
+    supports = np.asarray(supports, dtype=np.int64)
+    counts = X.astype(np.float32) @ incidence(supports, X.shape[1]).T  # (m, p)
+    return np.array(counts == degrees(supports)[None, :], dtype=np.float64, order="C")
 
 
 def fit_sparse_moebius(
