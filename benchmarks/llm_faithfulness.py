@@ -729,8 +729,9 @@ def spex_vs_linear(rows: list[dict]) -> list[dict]:
 
     Only the (text, seed) runs both methods have are used; means over those texts per seed, then
     over seeds (the issue's SPEX target: SPEX's mean >= linear's). ``below`` counts paired runs in
-    which SPEX's R² is lower; ``unresolved`` and ``linear_returned`` count SPEX runs whose report
-    said it did not resolve the game, and those in which it returned its linear fit.
+    which SPEX's R² is lower; ``unresolved`` counts SPEX runs whose report said it did not
+    resolve the game, ``returned`` the runs returning its peeled spectrum / its linear fit / its
+    pairwise fit (rows written before 2026-12-07 had no pairwise fit).
     """
     ok = [r for r in rows if "r2" in r and r["method"] in ("SPEX", "linear")]
     cells = {}
@@ -773,8 +774,10 @@ def spex_vs_linear(rows: list[dict]) -> list[dict]:
                 "unresolved": f"{sum(not r['resolved'] for r in known)} of {len(known)}"
                 if known
                 else None,
-                "linear_returned": f"{sum(r.get('returned') == 'linear' for r in known)}"
-                f" of {len(known)}"
+                "returned": " / ".join(
+                    str(sum(r.get("returned") == k for r in known))
+                    for k in ("spex", "linear", "pairs")
+                )
                 if known
                 else None,
             }
@@ -896,7 +899,7 @@ def write_table(
         ("spex_worst", "SPEX worst seed", ".3f"),
         ("below", "runs SPEX < linear", ""),
         ("unresolved", "reported unresolved", ""),
-        ("linear_returned", "linear fit returned", ""),
+        ("returned", "returned spex / linear / pairs", ""),
     ]
     qcols = [
         ("bucket", "words", ""),
@@ -963,9 +966,10 @@ def write_table(
         "Target: SPEX's mean R² >= linear least squares' on the same number of queries, compared "
         "here on the same texts and seeds (linear fits as many uniform masks, ProxySPEX's; SPEX "
         "its own design). 'reported unresolved': runs whose `report_.details['resolved']` is False "
-        "(the report then says why and what to try); 'linear fit returned': runs in which SPEX's "
-        "peeled spectrum lost to its own first-order least-squares fit on held-out coalitions, "
-        "so that fit was returned.\n\n"
+        "(the report then says why and what to try); 'returned': runs in which SPEX returned its "
+        "peeled spectrum / its first-order least-squares fit / its pairwise L1 fit (offered when "
+        "peeling leaves its bins unexplained; all three fitted on SPEX's own training coalitions, "
+        "the one with the best held-out R² returned, `report_.details['returned']`).\n\n"
         + md_table(spex_vs_linear(rows), scols)
         + "\n## Asking for a target R² instead of a budget (issue 15)\n\n"
         "`ProxySPEX(target_r2=...)` queries in nested rounds (250, 500, 1,000, ...) up to the "
