@@ -25,7 +25,7 @@ from shapiq_spex.codes import BCHCode
 from shapiq_spex.decoding import bin_measurements, peel
 from shapiq_spex.exceptions import DecodingWarning, InvalidParameterError
 from shapiq_spex.sampling.design import MIN_DEGREE_CAP, QueryDesign, plan_design_with_reserve
-from shapiq_spex.spectra._subsets import PAD, canonicalize, row_keys
+from shapiq_spex.spectra._subsets import PAD, canonicalize, row_keys, widen
 from shapiq_spex.spectra.regression import (
     NormalEquations,
     constant_and_linear,
@@ -215,7 +215,7 @@ def linear_fit(
     # their Gram is a block of the one already computed: no second pass over the coalitions
     width = fit.refit_support.shape[1]
     keys = row_keys(fit.refit_support)
-    wanted = row_keys(np.pad(base, ((0, 0), (0, width - 1)), constant_values=PAD))
+    wanted = row_keys(widen(base, width))
     order = np.argsort(keys)
     index = order[np.minimum(np.searchsorted(keys, wanted, sorter=order), keys.shape[0] - 1)]
     if not np.array_equal(keys[index], wanted):

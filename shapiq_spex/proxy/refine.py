@@ -33,11 +33,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
 
 from shapiq_spex._parallel import thread_map
 from shapiq_spex.exceptions import InvalidParameterError
-from shapiq_spex.spectra._subsets import PAD, degrees, distribute, row_keys, widen
+from shapiq_spex.spectra._subsets import (
+    PAD,
+    count_dtype,
+    degrees,
+    distribute,
+    float32_columns,
+    incidence,
+    row_keys,
+    widen,
+)
 from shapiq_spex.spectra.regression import refit
 from shapiq_spex.spectra.spectrum import SparseSpectrum
 
@@ -142,13 +150,10 @@ def _design_rows(masks: np.ndarray, supports: np.ndarray) -> np.ndarray:
     out = np.empty((s, m), dtype=np.int8)
     if s == 0 or m == 0:
         return out
-    r, c = np.nonzero(supports >= 0)
-    inc = sp.csr_array(
-        (np.ones(r.size, dtype=np.float32), (r, supports[r, c])), shape=(s, masks.shape[1])
-    )
-    xt = np.ascontiguousarray(masks.T).astype(np.float32)  # (n, m); bool transposed: 4x fewer bytes
+    inc = incidence(supports, masks.shape[1])
+    xt = float32_columns(masks)  # (n, m)
     step = max(1, _DESIGN_CHUNK // m)
-    wide = np.int8 if supports.shape[1] < 128 else np.int16
+    wide = count_dtype(supports.shape[1])
     for start in range(0, s, step):
         counts = (inc[start : start + step] @ xt).astype(wide)  # exact: counts <= degree
         counts &= 1

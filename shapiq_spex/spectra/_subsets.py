@@ -15,8 +15,10 @@ import numpy as np
 
 __all__ = [
     "canonicalize",
+    "count_dtype",
     "degrees",
     "distribute",
+    "float32_columns",
     "incidence",
     "pad_supports",
     "row_keys",
@@ -49,6 +51,19 @@ def incidence(supports: np.ndarray, n: int):
     r, c = np.nonzero(supports >= 0)
     data = np.ones(r.size, dtype=np.float32)
     return sp.csr_array((data, (r, supports[r, c])), shape=(supports.shape[0], n))
+
+
+def count_dtype(width: int) -> type:
+    """Smallest integer type that holds every ``|K ∩ x|`` of supports ``width`` columns wide."""
+    return np.int8 if width < 128 else np.int16
+
+
+def float32_columns(masks: np.ndarray) -> np.ndarray:
+    """``(n, m)`` float32 transpose of ``(m, n)`` bool coalitions, for ``incidence(...) @ it``.
+
+    The bool matrix is transposed before the cast, which moves a quarter of the bytes.
+    """
+    return np.ascontiguousarray(np.asarray(masks, dtype=bool).T).astype(np.float32)
 
 
 def pad_supports(rows: list[tuple[int, ...]] | list[list[int]], width: int | None = None):

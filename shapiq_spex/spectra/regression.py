@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shapiq_spex._parallel import one_blas_thread
-from shapiq_spex.spectra._subsets import PAD, degrees, incidence
+from shapiq_spex.spectra._subsets import PAD, count_dtype, degrees, float32_columns, incidence
 from shapiq_spex.spectra.spectrum import Basis
 
 __all__ = [
@@ -62,17 +62,15 @@ def gram(masks: np.ndarray, values: np.ndarray, supports: np.ndarray, basis: Bas
     G = np.zeros((s, s))
     b = np.zeros(s)
     inc = incidence(supports, masks.shape[1])
-    deg = degrees(supports)[:, None].astype(np.float32)
-    small = np.int8 if supports.shape[1] < 128 else np.int16  # holds every count exactly
+    deg = degrees(supports)[:, None]
+    small = count_dtype(supports.shape[1])
     chunk = max(1, _CHUNK_ENTRIES // max(s, 1))
     for start in range(0, masks.shape[0], chunk):
-        # transposing the bool rows before the cast moves a quarter of the bytes
-        rows = np.ascontiguousarray(masks[start : start + chunk].T).astype(np.float32)
-        counts = inc @ rows  # (s, c) float32, exact small integers
+        # (s, c) |K ∩ x|: exact small integers in the float32 product
+        counts = (inc @ float32_columns(masks[start : start + chunk])).astype(small)
         if basis == "fourier":
-            parity = counts.astype(small)
-            parity &= 1
-            At = np.subtract(1, 2 * parity, dtype=np.float32)
+            counts &= 1
+            At = np.subtract(1, 2 * counts, dtype=np.float32)
         else:
             At = (counts == deg).astype(np.float32)
         G += (At @ At.T).astype(np.float64)

@@ -18,8 +18,10 @@ from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.spectra._subsets import (
     PAD,
     canonicalize,
+    count_dtype,
     degrees,
     distribute,
+    float32_columns,
     incidence,
     pad_supports,
     widen,
@@ -178,11 +180,10 @@ class SparseSpectrum:
         inc = incidence(self.supports, self.n)
         deg = self.degrees
         chunk = max(1, _EVAL_CHUNK_ENTRIES // max(len(self), 1))
-        small = np.int8 if self.supports.shape[1] < 128 else np.int16  # holds every count
+        small = count_dtype(self.supports.shape[1])
         for start in range(0, m, chunk):  # bounded memory, vectorized inside
-            # transposing the bool rows before the cast moves a quarter of the bytes
-            xt = np.ascontiguousarray(x[start : start + chunk].T).astype(np.float32)
-            counts = (inc @ xt).astype(small)  # (s, chunk) |K ∩ x|, exact small integers
+            # (s, chunk) |K ∩ x|: exact small integers in the float32 product
+            counts = (inc @ float32_columns(x[start : start + chunk])).astype(small)
             if self.basis == "fourier":
                 counts &= 1
                 signs = np.subtract(1.0, 2.0 * counts, dtype=np.float64)

@@ -44,6 +44,7 @@ def test_sparse_low_degree_game_is_resolved_without_warning():
     assert details["unresolved_reason"] is None
     assert details["returned"] == "spex"
     assert details["unexplained_share"] < 1e-6
+    assert details["holdout_r2_pairs"] is None  # a resolved game never pays for the pairwise fit
     assert approx.report_.faithfulness_r2 == pytest.approx(1.0, abs=1e-9)
     assert decoding == []
 
@@ -129,14 +130,6 @@ def test_pairwise_fit_recovers_a_dense_pairwise_game_spex_cannot_peel():
     np.testing.assert_allclose(approx.spectrum_.evaluate(X), truth, atol=1e-6)
     _, iv2, _ = run(game, n, 1000, seed=0)  # the folds are seeded: the same values
     np.testing.assert_array_equal(iv2.values, iv.values)
-
-
-def test_resolved_game_never_pays_for_the_pairwise_fit():
-    n = 20
-    game = SparseMoebiusGame(n, 20, 3, random_state=1)
-    approx, _, _ = run(game, n, 2000, seed=0)
-    assert approx.report_.details["resolved"] is True
-    assert approx.report_.details["holdout_r2_pairs"] is None
 
 
 def test_linear_fallback_fires_and_the_returned_values_are_the_linear_fit():
