@@ -24,6 +24,7 @@ incomplete (:class:`CacheFileError`), unless ``accept_incomplete=True``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -34,6 +35,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -271,6 +273,9 @@ class SQLiteStore(StoreBackend):
     Durability: each :meth:`put_many` is one transaction committed with ``synchronous=NORMAL``,
     which in WAL mode survives the death of the process (``kill -9``) but not necessarily a power
     loss of the machine. :meth:`close` checkpoints, so that a closed cache is one complete file.
+    A writable store that is not closed is closed when it is garbage collected or when the
+    interpreter exits normally (in the process that opened it), so a script that ends without
+    ``close()`` leaves a complete file; only a killed or crashed writer leaves its session behind.
 
     Args:
         path: file to open or create. Its parent folder must exist.
@@ -311,6 +316,7 @@ class SQLiteStore(StoreBackend):
             )
             raise CacheFileError(msg)
         self._lock = threading.Lock()
+        self._owner_pid: int | None = None  # set once a writable store is fully open
         self._digest: bytes | None = None
         self._session: str | None = None
         self._closed = False
@@ -339,6 +345,12 @@ class SQLiteStore(StoreBackend):
         except BaseException:
             self._conn.close()
             raise
+        if not read_only:
+            # A dropped store's connection is closed by SQLite's own finalizer, which folds the
+            # '-wal' away but cannot remove the session row: the next opener would then refuse
+            # the file as a copy. Forked children inherit the object but must not close it.
+            self._owner_pid = os.getpid()
+            _OPEN_WRITERS.add(self)
         stored = self._read_meta()
         if "identity" in stored:
             self.identity = json.loads(stored["identity"])
@@ -728,6 +740,7 @@ class SQLiteStore(StoreBackend):
             if self._closed:
                 return
             self._closed = True
+        _OPEN_WRITERS.discard(self)
         try:
             if self._session is not None:
                 with self._lock, self._transaction("close"):
@@ -752,10 +765,31 @@ class SQLiteStore(StoreBackend):
             with self._lock:
                 self._conn.close()
 
+    def _close_if_owner(self) -> None:
+        """:meth:`close` from the process that opened the store (garbage collection, exit)."""
+        if getattr(self, "_owner_pid", None) == os.getpid():
+            self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # never raise from a finalizer
+            self._close_if_owner()
+
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
         label = None if self.identity is None else identity_label(self.identity, self.n_players)
         return f"SQLiteStore({self.location!r}{mode}, game={label!r})"
+
+
+#: Writable stores not yet closed: :func:`_close_open_writers` closes them at a normal exit
+#: (``__del__`` alone may not run then, and not before SQLite's own finalizer).
+_OPEN_WRITERS: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_writers() -> None:
+    for store in list(_OPEN_WRITERS):
+        with contextlib.suppress(Exception):
+            store._close_if_owner()
 
 
 def open_store(

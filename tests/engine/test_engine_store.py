@@ -9,12 +9,14 @@ full disk during a commit), row 6 (a damaged file), row 7 (read-only files and f
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import shutil
 import sqlite3
 import struct
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from shapiq_spex.engine import (
     probe_coalitions,
 )
 from shapiq_spex.engine.store import (
+    _close_open_writers,
     describe_identity_difference,
     identity_digest,
     pack_coalitions,
@@ -522,6 +525,54 @@ class TestCompleteness:
         store.close()
         writer.close()
         QueryEngine(LinearGame(16), cache=copy).close()  # accepted files open normally again
+
+    def test_a_script_that_never_closes_leaves_a_complete_file(self, tmp_path):
+        # A script ending without close(): SQLite's own finalizer folds the '-wal' away, so
+        # without the exit hook the session row stayed and the next run refused the file.
+        path = tmp_path / "c.sqlite"
+        script = (
+            "import sys, numpy as np\n"
+            f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+            "from engine_games import LinearGame\n"
+            "from shapiq_spex.engine import QueryEngine\n"
+            f"engine = QueryEngine(LinearGame(16), cache={str(path)!r}, progress=False)\n"
+            "engine(np.random.default_rng(0).random((300, 16)) < 0.5)\n"
+        )
+        subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+        assert not Path(f"{path}-wal").exists()
+        game = LinearGame(16)
+        with QueryEngine(game, cache=path, progress=False) as engine:
+            engine(_rows(16, 300))
+        assert game.n_evaluated == 4  # only the probe check: every value was kept
+
+    def test_a_dropped_store_is_closed(self, tmp_path):
+        path = tmp_path / "c.sqlite"
+        engine = QueryEngine(LinearGame(16), cache=path, progress=False)
+        engine(_rows(16, 200))
+        del engine
+        gc.collect()
+        assert not Path(f"{path}-wal").exists()
+        QueryEngine(LinearGame(16), cache=path, progress=False).close()  # opens, not refused
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+    @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+    def test_a_forked_child_does_not_close_the_parents_store(self, tmp_path):
+        path = tmp_path / "c.sqlite"
+        engine = QueryEngine(LinearGame(16), cache=path, progress=False)
+        engine(_rows(16, 100))
+        pid = os.fork()
+        if pid == 0:  # what the exit hook and the finalizer do in a child
+            with contextlib.suppress(BaseException):
+                _close_open_writers()
+                engine._store.__del__()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+        engine(_rows(16, 100, seed=1))
+        engine.close()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
 
     def test_two_writers_close_cleanly(self, tmp_path):
         path = tmp_path / "c.sqlite"
