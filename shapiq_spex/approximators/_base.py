@@ -568,7 +568,10 @@ class SparseApproximator(Approximator):
                 f"'recovered' (the largest order found). Got {max_order!r}."
             )
             raise InvalidParameterError(msg)
-        check_index(index, None if recovered else max_order, n)
+        # shapiq's approximators take SV and BV with any max_order (its default is 2): the
+        # values are first-order whatever it says, so only its type and range are checked
+        first_order = index in ("SV", "BV") and not recovered
+        check_index(index, None if recovered else max_order, n, any_first_order=first_order)
         if not isinstance(top_order, bool):
             msg = f"The 'top_order' parameter must be a bool. Got {top_order!r}."
             raise InvalidParameterError(msg)
@@ -682,6 +685,32 @@ class SparseApproximator(Approximator):
         if self.n > 30:
             return None
         return (2**self.n) * (EXACT_BYTES_PER_PLAYER * self.n + EXACT_BYTES_PER_ROW)
+
+    def _exact_minimum(self) -> int | None:
+        """``2**n`` when the exact path fits ``max_memory`` (the budget taking it), else None."""
+        exact_bytes = self._exact_bytes()
+        if exact_bytes is None or exact_bytes > self.max_memory:
+            return None
+        return 2**self.n
+
+    def _refuse_below_exact(self, budget: Any, minimum: int, what: str) -> None:
+        """Refuse ``budget < minimum`` when ``2**n`` (the exact path) is the smaller way out.
+
+        Called after the exact path was not taken; the usual error (``check_budget``) would
+        ask for ``minimum`` although ``2**n`` queries already give the exact values.
+        """
+        exact = self._exact_minimum()
+        if exact is None or exact >= minimum:
+            return
+        budget = check_budget(budget, 1, what=self.method_name)
+        if budget < minimum:
+            msg = (
+                f"The 'budget' parameter is too small for {self.method_name} at n={self.n}: "
+                f"{what} needs {minimum} game evaluations, but 2**{self.n} = {exact} already "
+                f"give the exact values (every coalition queried once). Got {budget}. Raise "
+                f"the budget to >= {exact}, or use ProxySPEX, which works with small budgets."
+            )
+            raise BudgetTooSmallError(msg)
 
     def _useful_queries(self) -> int | None:
         """Most queries that can help (``None``: no bound besides memory)."""
@@ -824,6 +853,7 @@ class SparseApproximator(Approximator):
             empty_value=float(values[0]),
             details=details,
             faithfulness_r2=1.0,  # an exact transform of every coalition's value
+            estimated=False,
         )
 
     def _completes(self, n_known: int) -> bool:
@@ -883,6 +913,7 @@ class SparseApproximator(Approximator):
         details: dict[str, Any],
         n_holdout: int = 0,
         faithfulness_r2: float = float("nan"),
+        estimated: bool = True,
     ) -> InteractionValues:
         """Store the spectrum and its report, and convert to the requested index.
 
@@ -932,7 +963,7 @@ class SparseApproximator(Approximator):
             order,
             min_order=order if self.top_order else 0,
             baseline_value=None,
-            estimated=True,
+            estimated=estimated,  # False on the exact path, as shapiq's ExactComputer
             estimation_budget=report.queries,
         )
         if not np.all(np.isfinite(iv.values)):

@@ -285,12 +285,19 @@ class HybridSPEX(SparseApproximator):
     def min_budget(self) -> int:
         """Smallest budget whose SPEX share pays for SPEX's smallest design (plus random rows).
 
-        Only meaningful for the default SPEX stage; a custom ``spex_stage`` may need less.
+        Or ``2**n`` when that is less and the exact path fits ``max_memory`` (as SPEX's). Only
+        meaningful for the default SPEX stage; a custom ``spex_stage`` may need less.
         """
+        sampled = self._sampled_min_budget()
+        exact = self._exact_minimum()
+        return sampled if exact is None else min(sampled, exact)
+
+    def _sampled_min_budget(self) -> int:
+        """Smallest budget of the sampled path (SPEX's design, then the random rows)."""
         from shapiq_spex.approximators.spex import SPEX
 
         design = SPEX(self.n, None, degree_cap=self.degree_cap, n_groups=self.n_groups)
-        smallest = design.min_budget()
+        smallest = design._design_min_budget()
         budget = math.ceil((smallest + MIN_TRAIN) / (1.0 - self.holdout_fraction))
         while True:  # a few steps at most: floors in _split
             spex_budget, n_hold = self._split(budget)
@@ -325,7 +332,9 @@ class HybridSPEX(SparseApproximator):
         exact = self._exact_if_affordable(budget, game, start)
         if exact is not None:
             return exact
-        minimum = MIN_TRAIN if self.spex_stage is not None else self.min_budget()
+        # the exact path (budget >= 2**n) was taken above: below it the sampled path's minimum
+        minimum = MIN_TRAIN if self.spex_stage is not None else self._sampled_min_budget()
+        self._refuse_below_exact(budget, minimum, "HybridSPEX's sampled path")
         budget = check_budget(budget, minimum, what="HybridSPEX (SPEX's smallest design + random)")
         budget = self._capped_budget(budget, minimum)
         caller = GameCaller(game, self.n, budget)

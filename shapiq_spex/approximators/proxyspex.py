@@ -410,8 +410,13 @@ class ProxySPEX(SparseApproximator):
         return 2**self.n if self.n < 63 else None
 
     def min_budget(self) -> int:
-        """Smallest budget accepted: ``MIN_TRAIN`` training coalitions plus the held-out share."""
-        return math.ceil(MIN_TRAIN / (1.0 - self.holdout_fraction))
+        """Smallest budget accepted: ``MIN_TRAIN`` training coalitions plus the held-out share.
+
+        Or ``2**n`` when that is less and the exact path fits ``max_memory`` (n <= 3).
+        """
+        sampled = math.ceil(MIN_TRAIN / (1.0 - self.holdout_fraction))
+        exact = self._exact_minimum()
+        return sampled if exact is None else min(sampled, exact)
 
     def _plan(self, budget: int) -> tuple[int, int]:
         """``(n_train, n_holdout)`` for a budget (never more than the ``2^n`` coalitions)."""

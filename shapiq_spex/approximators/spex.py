@@ -532,7 +532,17 @@ class SPEX(SparseApproximator):
         return SPEX_BYTES_PER_PLAYER * self.n + SPEX_BYTES_PER_QUERY
 
     def min_budget(self) -> int:
-        """Smallest budget SPEX accepts for this ``n`` (the smallest design)."""
+        """Smallest budget SPEX accepts for this ``n``: its smallest design, or ``2**n`` if less.
+
+        A budget of ``2**n`` takes the exact path (when it fits ``max_memory``), which at small
+        ``n`` is cheaper than the smallest design (16 queries at ``n = 4`` instead of 216).
+        """
+        design = self._design_min_budget()
+        exact = self._exact_minimum()
+        return design if exact is None else min(design, exact)
+
+    def _design_min_budget(self) -> int:
+        """Queries of SPEX's smallest design for this ``n`` (``plan_design``'s minimum)."""
         from shapiq_spex.codes import parity_length
         from shapiq_spex.sampling.design import MIN_DEGREE_CAP, MIN_LOG2_BINS
 
@@ -564,7 +574,9 @@ class SPEX(SparseApproximator):
             self.report_.details.update(resolved=True, unresolved_reason=None, returned="exact")
             return exact
         budget = check_budget(budget, 1, what="SPEX")
-        budget = self._capped_budget(budget, self.min_budget())
+        design_min = self._design_min_budget()
+        budget = self._capped_budget(budget, design_min)
+        self._refuse_below_exact(budget, design_min, "SPEX's smallest design")
         caller = GameCaller(game, self.n, budget)
         rng = self._make_rng()
         fit = fit_spex(

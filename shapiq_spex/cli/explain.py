@@ -481,7 +481,11 @@ def _check_budget_fits(approximator: Any, budget: int, method: str) -> None:
         msg = (
             f"The '--budget' option ({budget}) is too small for --method {method} with "
             f"{approximator.n} players: it needs at least {int(minimum())} queries. Raise "
-            "--budget or use --method proxyspex (it needs the fewest)."
+            + (
+                "--budget."
+                if method == "proxyspex"
+                else "--budget or use --method proxyspex (it needs the fewest)."
+            )
         )
         raise BudgetTooSmallError(msg)
 

@@ -54,8 +54,14 @@ def _bernoulli(m: int) -> list[Fraction]:
     return b
 
 
-def check_index(index: str, max_order: int | None, n: int | None = None) -> None:
-    """Raise a clear error for an unknown index or an order it cannot have."""
+def check_index(
+    index: str, max_order: int | None, n: int | None = None, *, any_first_order: bool = False
+) -> None:
+    """Raise a clear error for an unknown index or an order it cannot have.
+
+    ``any_first_order`` accepts any valid ``max_order`` for SV and BV (which are first-order
+    whatever it says), as shapiq's approximators do; otherwise it must be 1 or None.
+    """
     if index not in SUPPORTED_INDICES:
         msg = (
             f"The 'index' parameter must be one of {list(SUPPORTED_INDICES)}. Got {index!r}. "
@@ -73,7 +79,7 @@ def check_index(index: str, max_order: int | None, n: int | None = None) -> None
     if n is not None and max_order is not None and max_order > n:
         msg = f"The 'max_order' parameter must be <= n = {n}. Got {max_order}."
         raise InvalidParameterError(msg)
-    if index in _FIRST_ORDER and max_order not in (None, 1):
+    if index in _FIRST_ORDER and max_order not in (None, 1) and not any_first_order:
         msg = f"The index {index!r} is first-order: 'max_order' must be 1. Got {max_order}."
         raise InvalidParameterError(msg)
 

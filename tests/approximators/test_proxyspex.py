@@ -299,6 +299,18 @@ def test_shapiq_keyword_contract_and_explainer():
     assert iv.index == "k-SII"
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_min_budget_is_the_exact_path_below_16_coalitions(n):
+    approx = ProxySPEX(n, 2, random_state=0)
+    assert approx.min_budget() == 2**n
+    game = SparseMoebiusGame(n, 2, 2, random_state=0)
+    approx.approximate(2**n, game)
+    assert approx.report_.details["exact"] is True
+    with pytest.raises(BudgetTooSmallError, match=f">= {2**n}"):
+        approx.approximate(2**n - 1, game)
+    assert ProxySPEX(4).min_budget() == 16  # 16 coalitions: the sampled minimum again
+
+
 def test_bad_input():
     game = SparseMoebiusGame(12, 3, 2, random_state=0)
     approx = ProxySPEX(12, 2, random_state=0)

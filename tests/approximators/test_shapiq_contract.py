@@ -350,3 +350,39 @@ def test_set_random_state_as_shapiq_explainers_call_it(cls):
     approx = _make(cls, n=N)
     approx.set_random_state(11)
     assert approx == _make(cls, n=N, random_state=11)
+
+
+# ----------------------------------------------------------------------------- first-order
+@pytest.mark.parametrize("cls", OURS, ids=_ids)
+@pytest.mark.parametrize(("index", "max_order"), [("SV", 2), ("BV", 3), ("SV", None)])
+def test_first_order_indices_take_shapiqs_default_max_order(cls, index, max_order):
+    """shapiq's constructors default to max_order=2 and accept it with SV and BV."""
+    n = 8
+    game = SparseMoebiusGame(n, 6, 3, random_state=4)
+    first = _make(cls, n=n, index=index, random_state=0)
+    kwargs = {} if max_order == 2 else {"max_order": max_order}
+    approx = _make(cls, n=n, index=index, random_state=0, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iv = approx.approximate(2**n, game)
+        ref = _make(cls, n=n, index=index, max_order=1, random_state=0).approximate(2**n, game)
+    exact = shapiq.ExactComputer(game, n_players=n)(index, 1)
+    assert first.max_order == 1
+    assert iv.max_order == 1
+    assert max(len(k) for k in iv.interactions) == 1
+    for i in range(n):
+        assert iv[(i,)] == pytest.approx(exact[(i,)], abs=1e-10)
+        assert iv[(i,)] == ref[(i,)]
+    with pytest.raises(InvalidParameterError, match="max_order"):
+        cls(n=n, index=index, max_order=0)
+    with pytest.raises(InvalidParameterError, match="max_order"):
+        cls(n=n, index=index, max_order=n + 1)
+
+
+@pytest.mark.parametrize("cls", OURS, ids=_ids)
+def test_exact_path_is_not_estimated(cls):
+    """As shapiq's ExactComputer: the values of the full table are not an estimate."""
+    _, exact, _ = _run(cls, n=6, budget=2**6)
+    _, sampled, _ = _run(cls, n=10)
+    assert exact.estimated is False
+    assert sampled.estimated is True

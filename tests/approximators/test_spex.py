@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapiq
 
+from shapiq_spex import HybridSPEX
 from shapiq_spex.approximators.spex import SPEX
 from shapiq_spex.exceptions import (
     BudgetTooSmallError,
@@ -307,3 +308,19 @@ def test_holdout_max_zero_holds_nothing_out_and_does_not_warn_about_it():
     assert approx.report_.n_holdout == 0
     assert np.isnan(approx.report_.faithfulness_r2)
     assert game.calls == 1000
+
+
+@pytest.mark.parametrize("cls", [SPEX, HybridSPEX])
+@pytest.mark.parametrize("n", [4, 6, 8])
+def test_min_budget_is_the_exact_path_when_it_is_cheaper(cls, n):
+    """At n <= 8 the 2**n queries of the exact path cost less than SPEX's smallest design."""
+    approx = cls(n, 2, "k-SII", random_state=0)
+    assert approx.min_budget() == 2**n
+    game = CountingGame(n, {(): 1.0, (0, 1): 2.0, (2,): -1.0})
+    approx.approximate(approx.min_budget(), game)  # the minimum itself works
+    assert approx.report_.details["exact"] is True
+    with pytest.raises(BudgetTooSmallError, match=rf">= {2**n}\b.*exact|exact.*>= {2**n}\b"):
+        approx.approximate(2**n - 1, game)
+    # a tight max_memory rules the exact path out: the design's minimum again
+    tight = cls(n, 2, "k-SII", max_memory=1)
+    assert tight.min_budget() > 2**n
