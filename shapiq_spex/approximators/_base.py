@@ -80,6 +80,11 @@ WORKSPACE_BYTES_PER_ENTRY = 36
 WORKSPACE_BYTES = 160 * 2**20
 
 
+#: Fewest coalitions a reported R² may rest on without a warning (with 4, R² 0.99 was reported
+#: where every coalition gave -0.07: a 7-word review, ProxySPEX at 20 queries).
+FEW_SCORING_COALITIONS = 20
+
+
 @dataclass
 class ApproximationReport:
     """What one ``approximate`` call did, for provenance and diagnostics.
@@ -127,6 +132,20 @@ class ApproximationReport:
     def overhead_time_s(self) -> float:
         """Time spent outside the game (sampling, decoding, fitting, conversion)."""
         return self.total_time_s - self.game_time_s
+
+    @property
+    def faithfulness_coalitions(self) -> int:
+        """Coalitions ``faithfulness_r2`` was scored on (``details["faithfulness_source"]``).
+
+        The held-out coalitions, else ProxySPEX's validation coalitions (scored by fits that did
+        not see them), or every coalition on the exact path; below
+        :data:`FEW_SCORING_COALITIONS` the R² is too noisy to tell a good fit from a bad one.
+        """
+        if self.details.get("exact"):
+            return int(self.queries)
+        if self.n_holdout:
+            return int(self.n_holdout)
+        return int(self.details.get("n_validation", 0))
 
 
 def check_budget(budget: Any, minimum: int, *, what: str) -> int:
@@ -711,6 +730,21 @@ class SparseApproximator(Approximator):
                 f"the budget to >= {exact}, or use ProxySPEX, which works with small budgets."
             )
             raise BudgetTooSmallError(msg)
+
+    def _warn_if_few_scoring(self, count: int, what: str, budget: int) -> None:
+        """Warn when ``report_.faithfulness_r2`` rests on fewer than ``FEW_SCORING_COALITIONS``."""
+        if 2 <= count < FEW_SCORING_COALITIONS:
+            from shapiq_spex.exceptions import DecodingWarning
+
+            need = max(int(budget) * math.ceil(FEW_SCORING_COALITIONS / count), budget + 1)
+            warnings.warn(
+                f"{self.method_name}'s report_.faithfulness_r2 rests on only {count} {what}: too "
+                "few to tell a faithful explanation from a poor one (it can read 0.99 where the "
+                f"truth is below 0). Raise the budget (about {need} gives "
+                f">= {FEW_SCORING_COALITIONS}).",
+                DecodingWarning,
+                stacklevel=3,
+            )
 
     def _useful_queries(self) -> int | None:
         """Most queries that can help (``None``: no bound besides memory)."""

@@ -416,6 +416,8 @@ class HybridSPEX(SparseApproximator):
             reported,
             details,
         )
+        if not details["completed"]:
+            self._warn_if_few_scoring(int(n_hold), "held-out coalitions", budget)
         return self._result(
             spectrum,
             caller=caller,

@@ -568,6 +568,10 @@ class ProxySPEX(SparseApproximator):
             reported,
             details,
         )
+        if not details["completed"]:
+            scored = n_hold or fit["n_validation"]
+            kind = "held-out coalitions" if n_hold else "validation coalitions"
+            self._warn_if_few_scoring(scored, kind, budget)
         return self._result(
             spectrum,
             caller=caller,

@@ -246,6 +246,12 @@ def check_config(config: ExplainConfig) -> None:
                 f"Got {config.target_r2!r}."
             )
             raise InvalidParameterError(msg) from None
+    if config.degree_cap is not None and config.method == "proxyspex":
+        msg = (
+            "The '--degree-cap' option bounds SPEX's BCH design: it applies to '--method spex' "
+            "and '--method hybrid', and ProxySPEX has none. Drop it or pass --method spex."
+        )
+        raise InvalidParameterError(msg)
     if config.cache is not None and not isinstance(config.cache, str | os.PathLike):
         msg = f"The '--cache' option must be a file path. Got {config.cache!r}."
         raise InvalidParameterError(msg)
@@ -723,6 +729,9 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
         if store is not None:
             store.close()
     report = approximator.report_
+    truncation = written_truncation(approximator.spectrum_, config.index, iv.max_order)
+    if truncation is not None:
+        report.details["truncation"] = truncation
     players = game.players
     spans = np.asarray(players.spans, dtype=np.int64).reshape(-1, 2)
     if config.task == "generation":
@@ -759,6 +768,36 @@ def _explain(config: ExplainConfig, progress: bool) -> ExplainResult:
 
 
 # ---------------------------------------------------------------------------------- console
+#: Random coalitions the written values are compared with the fitted explanation on.
+TRUNCATION_COALITIONS = 2000
+
+
+def written_truncation(spectrum: Any, index: str, order: int) -> dict | None:
+    """How well Möbius or Fourier values written up to ``order`` rebuild the whole surrogate.
+
+    Those values *are* the surrogate's terms, so a reader rebuilds predictions from them; below
+    its largest degree they are a truncation, and the surrogate's held-out R² is not theirs.
+
+    Returns:
+        ``None`` (other indices, or nothing cut), else ``{"order", "max_degree",
+        "r2_vs_explanation"}``: the R² of the written terms against the surrogate on
+        ``TRUNCATION_COALITIONS`` uniform random coalitions (fixed seed).
+    """
+    from shapiq_spex.spectra.spectrum import SparseSpectrum
+
+    if index not in ("Moebius", "Fourier") or spectrum.max_degree <= order:
+        return None
+    full = spectrum.to_moebius() if index == "Moebius" else spectrum.to_fourier()
+    keep = (full.supports >= 0).sum(axis=1) <= order
+    cut = SparseSpectrum(full.n, full.supports[keep], full.coefs[keep], full.basis)
+    masks = np.random.default_rng(0).random((TRUNCATION_COALITIONS, full.n)) < 0.5
+    target = full.evaluate(masks)
+    resid = target - cut.evaluate(masks)
+    tss = float(((target - target.mean()) ** 2).sum())
+    r2 = 1.0 - float(resid @ resid) / tss if tss > 0 else 1.0
+    return {"order": int(order), "max_degree": int(full.max_degree), "r2_vs_explanation": r2}
+
+
 def read_text(text: str | None, file: Path | None) -> str:
     """The text from the positional argument or ``--file`` (exactly one of them).
 
@@ -863,6 +902,35 @@ def check_text_length(config: ExplainConfig) -> None:
         raise InvalidParameterError(msg)
 
 
+#: The library's parameter names in its error messages, and what they are on the command line.
+CLI_NAMES = (
+    ("The 'target_class' parameter", "The '--target' option"),
+    ("report_.faithfulness_r2", "the held-out R²"),
+    ("The 'device' parameter", "The '--device' option"),
+    ("The 'mask_strategy' parameter", "The '--mask-strategy' option"),
+    ("The 'batch_size' parameter", "The '--batch-size' option"),
+    ("add a prompt_template around the context", "ask a '--query' (it wraps the context)"),
+    ("mask_strategy='mask_token'", "'--mask-strategy mask_token'"),
+    ("use device='cpu'", "use '--device cpu'"),
+    (
+        "pass a new 'cache' path, or overwrite=True to replace",
+        "pass a new '--cache' path, or delete the file to replace",
+    ),
+    ("Pass a new 'cache' path", "Pass a new '--cache' path"),
+    (
+        "or overwrite=True to delete the stored values and reuse",
+        "or delete the file to drop the stored values and reuse",
+    ),
+)
+
+
+def cli_message(message: str) -> str:
+    """A library error message with the command line's option names (:data:`CLI_NAMES`)."""
+    for library, cli in CLI_NAMES:
+        message = message.replace(library, cli)
+    return message
+
+
 def _error(message: str, *, kind: str = "error: ") -> None:
     one_line = " ".join(str(message).split())
     print(f"shapiq-spex explain: {kind}{one_line}", file=sys.stderr, flush=True)
@@ -945,15 +1013,18 @@ def execute(
         _error("interrupted before the first model query; nothing to keep.", kind="")
         return 130, None
     except ExplainError as err:
-        _error(str(err))
+        _error(cli_message(str(err)))
         return 1, None
     except (SpexError, ImportError) as err:
-        _error(str(err))
+        _error(cli_message(str(err)))
         return 2, None
     finally:
         restore()
     for message in result.warnings:
-        print(f"shapiq-spex explain: warning: {' '.join(message.split())}", file=sys.stderr)
+        print(
+            f"shapiq-spex explain: warning: {' '.join(cli_message(message).split())}",
+            file=sys.stderr,
+        )
     if not quiet:  # the result is on screen before any file is written
         print("\n".join(summary_lines(result)))
         print(f"\ntop {top} interactions ({result.interaction_values.index}):")

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shapiq_spex.approximators._base import FEW_SCORING_COALITIONS
 from shapiq_spex.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -55,11 +56,16 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
 
     Keys: ``players`` (names), ``spans`` (``[start, end]`` into ``text``), ``interactions``
     (``{"players", "words", "value"}``, strongest first; the empty interaction ``()`` is given
-    separately as ``empty_value``), ``baseline_value`` (the model's value with every player
-    masked, as shapiq stores it), ``index``, ``order``, ``method``, ``queries``, ``budget``,
+    separately as ``empty_value``), ``baseline_value`` (the fitted explanation's value with
+    every player masked, as shapiq stores it; the model's own value there is
+    ``prediction.empty_value``), ``index``, ``order``, ``method``, ``queries``, ``budget``,
     ``faithfulness_r2`` (``null`` when there was no held-out set) with ``faithfulness_source``
-    (which coalitions it was scored on), ``target_r2`` and ``rounds`` (``--target-r2``: the
-    queries and R² of each round), ``model``, ``task``, ``text``,
+    (which coalitions it was scored on) and ``faithfulness_coalitions`` (how many; below 20 the
+    R² cannot be trusted), ``truncation`` (Möbius or Fourier values written below the fitted
+    explanation's largest order: ``order``, ``max_degree`` and ``r2_vs_explanation``, the R² of
+    the written values against the explanation on random coalitions; else ``null``),
+    ``target_r2``, ``target_reached`` and ``rounds`` (``--target-r2``: whether the reported R²
+    reached it, the queries and R² of each round), ``model``, ``task``, ``text``,
     ``seed``, ``target``, ``timing`` (seconds: ``load_s``, ``model_s``, ``overhead_s``,
     ``explain_s``, ``total_s``), ``cache`` (the ``--cache`` file or ``null``) and ``engine``
     (this run's query engine counters: ``evaluated`` model answers computed, ``cache_hits`` read
@@ -91,7 +97,10 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
         "n_holdout": int(report.n_holdout),
         "faithfulness_r2": _finite_or_none(report.faithfulness_r2),
         "faithfulness_source": report.details.get("faithfulness_source"),
+        "faithfulness_coalitions": int(report.faithfulness_coalitions),
+        "truncation": report.details.get("truncation"),
         "target_r2": result.config.target_r2,
+        "target_reached": report.details.get("target_reached"),
         "rounds": report.details.get("rounds"),
         "model": result.model,
         "task": result.config.task,
@@ -134,7 +143,14 @@ def summary_lines(result: ExplainResult) -> list[str]:
     r = result.report
     t = result.timing
     r2 = _finite_or_none(r.faithfulness_r2)
-    r2_text = f"{r2:.3f} on {r.n_holdout} held-out coalitions" if r2 is not None else "n/a"
+    r2_text = "n/a"
+    if r2 is not None:
+        source = r.details.get("faithfulness_source") or f"{r.n_holdout} held-out coalitions"
+        if r.details.get("exact"):
+            source = f"all {r.queries} coalitions (exact)"
+        r2_text = f"{r2:.3f} on {source}"
+        if r.faithfulness_coalitions < FEW_SCORING_COALITIONS and not r.details.get("exact"):
+            r2_text += " (too few to trust: raise --budget)"
     share = t["overhead_s"] / t["explain_s"] if t["explain_s"] > 0 else float("nan")
     lines = [
         f"model     {result.model} ({result.config.task}; explains {result.target})",
@@ -145,6 +161,18 @@ def summary_lines(result: ExplainResult) -> list[str]:
         f"time      total {t['total_s']:.1f} s = load {t['load_s']:.1f} s + model queries "
         f"{t['model_s']:.1f} s + overhead {t['overhead_s']:.1f} s ({share:.0%} of explain time)",
     ]
+    cut = r.details.get("truncation")
+    if cut:
+        lines.append(
+            f"values    {result.interaction_values.index} terms up to order {cut['order']} of an "
+            f"explanation with terms up to order {cut['max_degree']}: alone they reproduce it "
+            f"with R² {cut['r2_vs_explanation']:.3f} (--order {cut['max_degree']} writes all)"
+        )
+    if result.config.target_r2 is not None and r.details.get("target_reached") is False:
+        lines.append(
+            f"target    R² {result.config.target_r2} not reached: {r2_text} after "
+            f"{r.queries} queries; raise --budget"
+        )
     lines[1:1] = _prediction_lines(result)
     if result.usage:
         u = result.usage

@@ -59,6 +59,7 @@ __all__ = [
     "format_value",
     "player_labels",
     "report_rows",
+    "scored_on",
     "text_html",
 ]
 
@@ -158,39 +159,91 @@ def player_labels(names: list[str], kind: str) -> list[str]:
     return out
 
 
+def scored_on(report: Any) -> tuple[int, str]:
+    """``(count, kind)``: the coalitions a report's R² was scored on.
+
+    ``kind`` is "held-out", "validation" or "all" (the exact path); ``report`` is a report
+    object or its dict (the command line's JSON).
+    """
+    details = _field(report, "details") or {}
+    if details.get("exact"):
+        return int(_field(report, "queries") or 0), "all"
+    n_holdout = int(_field(report, "n_holdout") or 0)
+    if n_holdout:
+        return n_holdout, "held-out"
+    return int(details.get("n_validation", 0) or 0), "validation"
+
+
 def faithfulness_sentence(report: Any) -> str:
-    """Held-out R² in plain words, with a larger budget to try when it is low (HTML)."""
+    """Held-out R² in plain words, with a larger budget to try when it is low (HTML).
+
+    The verdict needs at least ``FEW_SCORING_COALITIONS`` scored coalitions; with fewer the
+    sentence says the R² cannot be trusted. When the written values are a truncation of the
+    fitted explanation (``details["truncation"]``, Möbius or Fourier values below its
+    largest order), it says how well the written values alone reproduce it.
+    """
+    from shapiq_spex.approximators._base import FEW_SCORING_COALITIONS
+
     r2 = _field(report, "faithfulness_r2")
-    n_holdout = _field(report, "n_holdout")
     budget = _field(report, "budget")
+    count, kind = scored_on(report)
     if r2 is None or not math.isfinite(float(r2)):
         return (
             "Faithfulness was not measured: no masked texts were held out at this budget, so "
             "there is no check of how well the values reproduce the model."
         )
     r2 = float(r2)
-    held = f"{int(n_holdout)} masked versions of the text" if n_holdout else "masked texts"
+    held = f"{count} masked versions of the text" if count else "masked texts"
+    if kind == "validation":
+        unseen = "that the scored fit did not see (validation)"
+    elif kind == "all":
+        unseen = "(every one was queried: the values are exact)"
+    else:
+        unseen = "that were not used to find the values"
     if r2 >= 0:
         what = (
-            f"<b>Held-out R² {r2:.2f}</b>: on {held} that were not used to find the values, the "
-            f"values reproduce {100 * r2:.0f}% of the variation of the model's output."
+            f"<b>Held-out R² {r2:.2f}</b>: on {held} {unseen}, the values reproduce "
+            f"{100 * r2:.0f}% of the variation of the model's output."
         )
     else:
         what = (
-            f"<b>Held-out R² {r2:.2f}</b>: on {held} that were not used to find the values, the "
-            "values predict the model's output worse than its average would."
+            f"<b>Held-out R² {r2:.2f}</b>: on {held} {unseen}, the values predict the model's "
+            "output worse than its average would."
         )
-    if r2 >= 0.9:
-        return what + " That is close: the values can be read as they are."
     more = ""
     if budget:
         more = (
             f" More queries usually help: try a budget of {2 * int(budget):,} "
             f"(<code>--budget {2 * int(budget)}</code> on the command line)."
         )
+    truncation = (_field(report, "details") or {}).get("truncation")
+    cut = ""
+    if truncation:
+        cut = (
+            f" This R² is the fitted explanation's; the values below are its terms up to order "
+            f"{truncation['order']} only (it has terms up to order {truncation['max_degree']}), "
+            f"and they alone reproduce it with R² {truncation['r2_vs_explanation']:.2f} "
+            f"(<code>--order {truncation['max_degree']}</code> writes all of them)."
+        )
+    if kind != "all" and count < FEW_SCORING_COALITIONS:
+        few = f" But {count} masked texts are too few to tell: this number cannot be trusted."
+        if budget and count:
+            need = max(2 * int(budget), int(budget) * math.ceil(FEW_SCORING_COALITIONS / count))
+            few += f" Try a budget of {need:,} (<code>--budget {need}</code> on the command line)."
+        else:
+            few += " Raise the budget."
+        return what + few + cut
+    if r2 >= 0.9:
+        # truncated values are not the explanation that was scored: no verdict on them
+        return what + (cut or " That is close: the values can be read as they are.")
     if r2 >= 0.7:
-        return what + " That is fair: the strongest values are reliable, small ones less so." + more
-    return what + " That is weak: read the values as rough indications only." + more
+        return (
+            what
+            + " That is fair: the strongest values are reliable, small ones less so."
+            + more
+            + cut
+        )
+    return what + " That is weak: read the values as rough indications only." + more + cut
 
 
 def _field(report: Any, name: str) -> Any:
@@ -245,7 +298,7 @@ _REPORT_FIELDS = (
     ("budget", "budget (model queries allowed)"),
     ("queries", "model queries used"),
     ("faithfulness_r2", "held-out R²"),
-    ("n_holdout", "held-out masked texts"),
+    ("faithfulness_coalitions", "masked texts the R² was scored on"),
     ("support_size", "terms in the fitted explanation"),
     ("game_time_s", "model time (s)"),
     ("overhead_time_s", "explainer overhead (s)"),
@@ -304,6 +357,7 @@ def report_rows(report: Any = None, meta: dict | None = None) -> list[tuple[str,
             f"dict or None. Got {type(report).__name__}."
         )
         raise InvalidParameterError(msg)
+    data["faithfulness_coalitions"] = scored_on(data)[0]
     seen = {label for label, _ in rows}
     for key, label in _REPORT_FIELDS:
         if key in data and label not in seen and key not in seen:
@@ -374,7 +428,13 @@ def _answer_html(view: View, values_sum: float, top_sum: float, k_shown: int, n_
                 else f'the top {k_shown} below add up to <span class="num">{_num(top_sum)}</span>'
             )
             gap = ""
-            if abs(values_sum - change) > 0.1 * abs(change):
+            cut = (_field(view.report, "details") or {}).get("truncation")
+            if cut and index == "Moebius":
+                gap = (
+                    f" (the explanation's terms above order {cut['order']} are not written: "
+                    f"<code>--order {cut['max_degree']}</code> writes all of them)"
+                )
+            elif abs(values_sum - change) > 0.1 * abs(change):
                 # the values add up to the change of the fitted explanation, not of the model
                 gap = (
                     " (the rest is where the fitted explanation and the model differ on the "

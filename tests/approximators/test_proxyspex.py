@@ -600,3 +600,22 @@ def test_values_do_not_depend_on_threads(cls):
 def test_n_jobs_must_be_a_positive_int_or_minus_one(cls, bad):
     with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
         cls(20, 2, n_jobs=bad)
+
+
+def test_an_r2_on_few_validation_coalitions_is_flagged():
+    game = SparseMoebiusGame(12, 4, 2, random_state=0, noise_std=0.1)
+    approx = ProxySPEX(12, 2, random_state=0)
+    with pytest.warns(DecodingWarning, match="rests on only 6 validation coalitions"):
+        approx.approximate(30, game)
+    assert approx.report_.n_holdout == 0
+    assert approx.report_.faithfulness_coalitions == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DecodingWarning)
+        approx.approximate(100, game)  # 20 validation coalitions: no warning
+    assert approx.report_.faithfulness_coalitions == 20
+    held = ProxySPEX(12, 2, random_state=0, holdout_fraction=0.25)
+    held.approximate(400, game)
+    assert held.report_.faithfulness_coalitions == held.report_.n_holdout == 100
+    exact = ProxySPEX(6, 2, random_state=0)
+    exact.approximate(64, SparseMoebiusGame(6, 3, 2, random_state=0))
+    assert exact.report_.faithfulness_coalitions == 64

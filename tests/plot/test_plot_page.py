@@ -12,7 +12,7 @@ from plot_values import PAIRS, WORDS, make_iv
 from shapiq_spex.approximators._base import ApproximationReport
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.plot import Prediction, TextExplanation, text_html, top_interactions
-from shapiq_spex.plot.page import faithfulness_sentence, player_labels
+from shapiq_spex.plot.page import faithfulness_sentence, player_labels, report_rows
 from shapiq_spex.plot.text import JOINER
 
 
@@ -281,3 +281,37 @@ def test_bad_explanations_are_refused(tmp_path):
         TextExplanation(iv, WORDS, k=-1)
     with pytest.raises(InvalidParameterError, match="path_html"):
         TextExplanation(iv, WORDS).save(tmp_path / "r.png")
+
+
+def test_faithfulness_names_validation_coalitions_and_refuses_a_verdict_on_few():
+    validation = ApproximationReport(
+        method="ProxySPEX", budget=400, queries=400, n_holdout=0, faithfulness_r2=0.95,
+        details={"n_validation": 80},
+    )  # fmt: skip
+    sentence = faithfulness_sentence(validation)
+    assert "on 80 masked versions of the text that the scored fit did not see" in sentence
+    assert "That is close" in sentence
+    assert ("masked texts the R² was scored on", "80") in report_rows(validation)
+    few = ApproximationReport(
+        method="ProxySPEX", budget=30, queries=30, n_holdout=0, faithfulness_r2=0.99,
+        details={"n_validation": 6},
+    )  # fmt: skip
+    sentence = faithfulness_sentence(few)
+    assert "6 masked texts are too few to tell" in sentence
+    assert "That is close" not in sentence
+    assert "--budget 120" in sentence
+    # the command line's JSON dict gives the same
+    assert faithfulness_sentence({"faithfulness_r2": 0.99, "budget": 30, "n_holdout": 0,
+                                  "details": {"n_validation": 6}}) == sentence  # fmt: skip
+
+
+def test_truncated_values_get_no_verdict_of_their_own():
+    cut = {"order": 2, "max_degree": 4, "r2_vs_explanation": 0.73}
+    r = ApproximationReport(
+        method="ProxySPEX", budget=400, queries=400, n_holdout=64, faithfulness_r2=0.97,
+        details={"truncation": cut},
+    )  # fmt: skip
+    sentence = faithfulness_sentence(r)
+    assert "can be read as they are" not in sentence
+    assert "its terms up to order 2 only (it has terms up to order 4)" in sentence
+    assert "R² 0.73" in sentence
