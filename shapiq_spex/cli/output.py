@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,11 @@ def format_table(result: ExplainResult, top: int = 10) -> str:
     from shapiq_spex.plot.text import JOINER
 
     names = list(result.players.names)
+    # a word that occurs more than once is told apart by its position ("was (10)")
+    counts = Counter(name.strip() for name in names)
+    names = [
+        f"{name} ({p + 1})" if counts[name.strip()] > 1 else name for p, name in enumerate(names)
+    ]
     rows = sorted_interactions(result.interaction_values)[:top]
     width = max([len("words")] + [len(JOINER.join(names[p] for p in k)) for k, _ in rows])
     width = min(width, 70)
@@ -154,7 +160,8 @@ def summary_lines(result: ExplainResult) -> list[str]:
     share = t["overhead_s"] / t["explain_s"] if t["explain_s"] > 0 else float("nan")
     lines = [
         f"model     {result.model} ({result.config.task}; explains {result.target})",
-        f"players   {len(result.players.names)} {result.config.resolved_players()}s",
+        f"players   {len(result.players.names)} {result.config.resolved_players()}"
+        + ("s" if len(result.players.names) != 1 else ""),
         f"method    {result.method_name}, index {result.interaction_values.index}, "
         f"order <= {result.config.resolved_order()}, seed {result.config.seed}",
         f"queries   {r.queries} of budget {r.budget}; held-out R² {r2_text}",

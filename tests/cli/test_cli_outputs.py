@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -210,3 +211,22 @@ def test_a_damaged_cache_file_is_refused_before_the_model_loads(tmp_path, capsys
     assert len(err.strip().splitlines()) == 1, err
     assert str(cache) in err
     assert cache.read_bytes().startswith(b"this is no SQLite")  # left as it was
+
+
+def test_the_console_table_tells_repeated_words_apart(tiny_classifier_dir, capsys):
+    status, out, err = run_cli([REVIEW, "--model", tiny_classifier_dir, "--budget", 200,
+                                "--no-report", "--top", 30], capsys)  # fmt: skip
+    assert status == 0, err
+    words = REVIEW.split()
+    assert f"players   {len(words)} words" in out
+    table = out[out.index("top 30 interactions") :].splitlines()[3:]
+    rows = [line.split(maxsplit=3)[3] for line in table if line[:3].strip().isdigit()]
+    labels = [label for row in rows for label in row.split(" \u00d7 ")]
+    assert sum(bool(re.fullmatch(r"\S+ \(\d+\)", label)) for label in labels) >= 3
+    for label in labels:
+        found = re.fullmatch(r"(\S+) \((\d+)\)", label)
+        if found:  # a repeated word, with its position
+            assert words.count(found.group(1)) > 1
+            assert words[int(found.group(2)) - 1] == found.group(1)
+        else:
+            assert words.count(label) == 1, label
