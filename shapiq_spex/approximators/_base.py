@@ -453,7 +453,13 @@ def _hpo_alias(value, arguments):
 
 
 def _proxy_model_alias(value, arguments):
-    """Convert shapiq's ``proxy_model`` strings (case-sensitive there too) or an estimator."""
+    """Convert shapiq's ``proxy_model`` strings or an estimator.
+
+    Case-insensitive, as every string option of ours (``"LightGBM"`` works too), although
+    shapiq itself only takes the lower-case names.
+    """
+    if isinstance(value, str):
+        value = value.lower()
     if value == "tree":
         from sklearn.tree import DecisionTreeRegressor
 

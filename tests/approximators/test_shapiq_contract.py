@@ -143,6 +143,10 @@ def test_proxy_model_tree_is_a_seeded_decision_tree():
     assert isinstance(approx.proxy, DecisionTreeRegressor)
     assert approx.proxy.random_state == 4
     assert approx == ProxySPEX(N, proxy=DecisionTreeRegressor(random_state=4), random_state=4)
+    # case-insensitive, as "LightGBM" is
+    assert ProxySPEX(N, proxy_model="Tree", random_state=4) == approx
+    with pytest.raises(InvalidParameterError, match="'proxy_model' parameter cannot be 'linear'"):
+        ProxySPEX(N, proxy_model="Linear")
 
 
 @pytest.mark.parametrize(
