@@ -908,6 +908,7 @@ CLI_NAMES = (
     ("report_.faithfulness_r2", "the held-out R²"),
     ("The 'device' parameter", "The '--device' option"),
     ("The 'mask_strategy' parameter", "The '--mask-strategy' option"),
+    ("The 'mask_strategy' '", "The '--mask-strategy' '"),
     ("The 'batch_size' parameter", "The '--batch-size' option"),
     ("add a prompt_template around the context", "ask a '--query' (it wraps the context)"),
     ("mask_strategy='mask_token'", "'--mask-strategy mask_token'"),

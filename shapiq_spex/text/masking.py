@@ -22,6 +22,7 @@ text for word-level and WordPiece tokenizers; for BPE tokenizers it is the token
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,6 +74,29 @@ class MaskedBatch:
     def position_ids(self) -> np.ndarray:
         """``(b, T)`` int64 positions of the real tokens (0, 1, ...), 0 on padding."""
         return np.maximum(np.cumsum(self.attention_mask, axis=1) - 1, 0)
+
+
+#: The strategy names; any other string is a replacement text.
+STRATEGY_NAMES = ("remove", "mask_token")
+
+
+def _warn_if_near_miss(strategy: str) -> None:
+    """Warn when a replacement string looks like a misspelt strategy name ("remov", "Mask_Token").
+
+    Any other string is a replacement on purpose, so it is used as given; the warning only says
+    what was meant to be asked for.
+    """
+    import difflib
+
+    key = strategy.strip().lower().replace("-", "_")
+    meant = difflib.get_close_matches(key, STRATEGY_NAMES, n=1, cutoff=0.8)
+    if meant:
+        warnings.warn(
+            f"The 'mask_strategy' {strategy!r} is used as a replacement string (each absent player "
+            f"becomes {strategy!r}); if you meant {meant[0]!r}, pass exactly that.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class TextMasker:
@@ -135,6 +159,7 @@ class TextMasker:
             self._template_owner = owner
             self._template_is_replacement = np.zeros(owner.shape[0], dtype=bool)
         else:
+            _warn_if_near_miss(strategy)
             repl = np.asarray(
                 tok(strategy, add_special_tokens=False)["input_ids"], dtype=np.int64
             ).reshape(-1)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import numpy as np
 import pytest
 
@@ -118,3 +121,22 @@ def test_bad_strategies(word_tokenizer):
         masker(np.ones((1, 2), bool), padding_side="middle")
     with pytest.raises(InvalidParameterError, match="shape"):
         masker(np.ones((1, 3), bool))
+
+
+@pytest.mark.parametrize("strategy", ["remov", "Remove", "mask-token", "MASK_TOKEN", "mask_tokn"])
+def test_a_misspelt_strategy_warns_and_is_used_as_a_replacement(word_tokenizer, strategy):
+    players = TextPlayers("great acting", word_tokenizer, "word")
+    with pytest.warns(UserWarning, match="used as a replacement string") as caught:
+        masker = TextMasker(players, strategy)
+    assert any(m in str(caught[0].message) for m in ("'remove'", "'mask_token'"))
+    assert masker.replacement_ids is not None  # the string is still used as given
+
+
+@pytest.mark.parametrize("strategy", [" ...", "[UNK]", "blank", "removed text"])
+def test_a_deliberate_replacement_does_not_warn(word_tokenizer, strategy):
+    players = TextPlayers("great acting", word_tokenizer, "word")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # a string this word-level tokenizer cannot tokenize is refused: not what is tested
+        with contextlib.suppress(InvalidParameterError):
+            TextMasker(players, strategy)
