@@ -151,6 +151,7 @@ class ExplainConfig:
         api_key_env: environment variable holding the endpoint's API key.
         tokenizer: the served model's tokenizer (token-level masking, local chat template).
         concurrency: requests in flight at once.
+        timeout: seconds to wait for each answer of the endpoint (``None`` = 120).
         target_r2: ProxySPEX only: query in rounds until the reported held-out R² reaches it,
             ``budget`` being the most spent (``None`` = spend ``budget``).
     """
@@ -183,6 +184,7 @@ class ExplainConfig:
     tokenizer: str | None = None
     target_r2: float | None = None
     concurrency: int = 4
+    timeout: float | None = None
 
     def resolved_model(self) -> str:
         """The model name actually used."""
@@ -296,7 +298,7 @@ def check_config(config: ExplainConfig) -> None:
 
 def _check_endpoint(config: ExplainConfig) -> None:
     """The served-model options: all or none, and only with generation."""
-    served = ("scoring", "labels", "missing_label", "api_key_env", "tokenizer")
+    served = ("scoring", "labels", "missing_label", "api_key_env", "tokenizer", "timeout")
     if config.endpoint is None:
         given = [name for name in served if getattr(config, name) is not None]
         if given:
@@ -344,6 +346,8 @@ def build_endpoint_game(config: ExplainConfig) -> Any:
         "api_key_env": config.api_key_env,
         "concurrency": config.concurrency,
     }
+    if config.timeout is not None:
+        kwargs["timeout_s"] = float(config.timeout)
     if config.mask_strategy is not None:
         kwargs["mask_strategy"] = config.mask_strategy
     if config.scoring == "answer_logprob":
@@ -913,6 +917,8 @@ CLI_NAMES = (
     ("add a prompt_template around the context", "ask a '--query' (it wraps the context)"),
     ("mask_strategy='mask_token'", "'--mask-strategy mask_token'"),
     ("use device='cpu'", "use '--device cpu'"),
+    ("raise timeout_s if", "raise '--timeout' if"),
+    ("Pass the API root as endpoint=", "Pass the API root as '--endpoint'"),
     (
         "pass a new 'cache' path, or overwrite=True to replace",
         "pass a new '--cache' path, or delete the file to replace",

@@ -133,6 +133,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0.0 and value < float("inf")):
+        msg = f"must be a positive number of seconds, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -238,6 +249,12 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--tokenizer", help="the served model's Hugging Face tokenizer: token-level masking"
     )
     served.add_argument("--concurrency", type=_positive_int, default=4, help="requests at once")
+    served.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=None,
+        help="seconds to wait for each answer (default 120; each request is tried 3 times)",
+    )
     p.add_argument(
         "--top",
         type=_positive_int,

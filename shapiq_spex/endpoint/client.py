@@ -605,15 +605,21 @@ class EndpointClient:
             if attempt >= policy.max_retries:
                 self._count(failed=1)
                 elapsed = time.monotonic() - first
-                hint = (
-                    "is the server running at this address?"
-                    if cause == "connection"
-                    else "the server is overloaded or failing; lower the concurrency or set a rate "
-                    "limit, and run again (answered requests are cached by the QueryEngine)"
-                )
+                if cause == "connection":
+                    hint = "is the server running at this address?"
+                elif cause == "timeout":
+                    hint = (
+                        f"raise timeout_s if the server is slow to answer (now {self.timeout_s:g} "
+                        "s), or check that it is serving requests at all."
+                    )
+                else:
+                    hint = (
+                        "the server is overloaded or failing; lower the concurrency or set a rate "
+                        "limit, and run again (answered requests are cached by the QueryEngine)."
+                    )
                 msg = (
                     f"The endpoint {url} failed {attempt + 1} times over {elapsed:.1f} s "
-                    f"(last: {detail}); {hint}."
+                    f"(last: {detail}); {hint}"
                 )
                 raise EndpointUnavailableError(msg)
             wait = policy.delay(attempt, self._jitter(), retry_after)
@@ -675,6 +681,11 @@ class EndpointClient:
         if not retryable_status(status):
             self._count(request_time_s=time.perf_counter() - start, attempts=1, failed=1)
             msg = f"The endpoint {url} refused the request with HTTP {status}: {detail}"
+            if status == 404:
+                msg += (
+                    ". No such path: is the URL the API root (…/v1)? Pass the API root as "
+                    "endpoint= (e.g. http://127.0.0.1:8000/v1)."
+                )
             raise EndpointRequestError(msg, status=status, detail=detail)
         self._count(request_time_s=time.perf_counter() - start, attempts=1)
         retry_after = _retry_after_seconds(response.headers.get("retry-after"), time.time())

@@ -106,6 +106,26 @@ def test_timeout_is_retried_as_timeout(server):
         assert client.usage.retries_by_cause == {"timeout": 1}
 
 
+def test_exhausted_timeouts_point_to_the_timeout(server):
+    server.script = [(200, server.ok, {}, 1.0)] * 5
+    with (
+        EndpointClient(server.url, retry=FAST, timeout_s=0.2) as client,
+        pytest.raises(EndpointUnavailableError, match=r"raise timeout_s .*\(now 0.2 s\)") as info,
+    ):
+        client.post("/completions", {})
+    assert "overloaded" not in str(info.value)
+    assert not str(info.value).endswith(("?.", ".."))
+
+
+def test_a_404_suggests_the_api_root(server):
+    server.script = [(404, error("Not Found"), {}, 0.0)]
+    with (
+        EndpointClient(server.url, retry=FAST) as client,
+        pytest.raises(EndpointRequestError, match=r"API root \(…/v1\)"),
+    ):
+        client.post("/completions", {})
+
+
 def test_non_json_answer_is_a_request_error(server):
     server.script = [(200, b"<html>hello</html>", {}, 0.0)]
     with (

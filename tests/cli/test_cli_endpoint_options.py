@@ -1,0 +1,29 @@
+"""The served-model options that need no server: --timeout and the messages' option names."""
+
+from __future__ import annotations
+
+import pytest
+
+from shapiq_spex.cli.explain import ExplainConfig, check_config, cli_message
+from shapiq_spex.cli.main import main
+from shapiq_spex.exceptions import InvalidParameterError
+
+
+def test_timeout_needs_an_endpoint():
+    with pytest.raises(InvalidParameterError, match="--timeout need '--endpoint URL'"):
+        check_config(ExplainConfig(text="a short text", task="generation", timeout=5.0))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "soon"])
+def test_timeout_must_be_positive_seconds(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["explain", "a short text", "--timeout", value])
+    assert info.value.code == 2
+    assert "positive number of seconds" in capsys.readouterr().err
+
+
+def test_endpoint_hints_name_the_options():
+    timeout = "...; raise timeout_s if the server is slow to answer (now 2 s), or check ..."
+    assert "raise '--timeout' if" in cli_message(timeout)
+    missing = "No such path: is the URL the API root (…/v1)? Pass the API root as endpoint= (e.g."
+    assert "Pass the API root as '--endpoint'" in cli_message(missing)
