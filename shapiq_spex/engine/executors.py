@@ -301,8 +301,29 @@ _WORKER_BARRIER: Any = None
 
 def _process_initialize(game_spec: Any, barrier: Any) -> None:
     global _WORKER_GAME, _WORKER_BARRIER
+    _exit_with_parent()
     _WORKER_GAME = build_game(game_spec)
     _WORKER_BARRIER = barrier
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it dies (``kill -9`` included).
+
+    A pool's workers otherwise outlive a killed parent, blocked on their task pipe with the
+    game (a model: hundreds of MB each) loaded, and every killed-and-resumed run leaks them.
+    The parent's sentinel becomes ready when it exits, however it exits.
+    """
+    import multiprocessing.connection
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)  # the parent is gone: nobody reads this worker's results
+
+    threading.Thread(target=watch, name="shapiq-spex-parent-watch", daemon=True).start()
 
 
 def _process_ready(timeout_s: float) -> int:

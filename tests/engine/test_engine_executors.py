@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +165,41 @@ def test_row12_script_without_main_guard(tmp_path):
     assert "no main guard" in last
     assert 'if __name__ == "__main__":' in last
     assert "bootstrapping" not in result.stderr
+
+
+@pytest.mark.slow
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    # kill -9 of a run with executor='processes' left its workers (the game loaded in each)
+    # and multiprocessing's resource tracker running, re-parented to init
+    psutil = pytest.importorskip("psutil")
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "import numpy as np\n"
+        "from engine_games import make_linear_game\n"
+        "from shapiq_spex.engine import GameFactory, QueryEngine\n\n"
+        "if __name__ == '__main__':\n"
+        "    engine = QueryEngine(GameFactory(make_linear_game, 6, seed=1), n_players=6,\n"
+        "                         executor='processes', n_workers=2, progress=False)\n"
+        "    engine(np.eye(6, dtype=bool))\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        proc.kill()
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        proc.kill()
+        for child in locals().get("children", []):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
