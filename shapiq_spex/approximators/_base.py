@@ -27,6 +27,7 @@ from shapiq_spex._random import as_generator
 from shapiq_spex.exceptions import (
     BudgetCappedWarning,
     BudgetTooSmallError,
+    DecodingWarning,
     InvalidGameError,
     InvalidParameterError,
     PrecisionWarning,
@@ -85,6 +86,25 @@ WORKSPACE_BYTES = 160 * 2**20
 FEW_SCORING_COALITIONS = 20
 
 
+def scored_coalitions(n_holdout: int, queries: int, details: dict) -> tuple[int, str]:
+    """``(count, kind)``: the coalitions a report's ``faithfulness_r2`` was scored on.
+
+    ``kind`` is ``"all"`` (the exact path: every coalition), ``"held-out"`` or
+    ``"validation"`` (ProxySPEX's validation coalitions, scored by fits that did not see them).
+    Shared by :class:`ApproximationReport` and the reports read back from the CLI's JSON.
+    """
+    if details.get("exact"):
+        return int(queries or 0), "all"
+    if n_holdout:
+        return int(n_holdout), "held-out"
+    return int(details.get("n_validation", 0) or 0), "validation"
+
+
+def too_few_scored(count: int, kind: str) -> bool:
+    """Whether an R² scored on ``count`` coalitions of ``kind`` is too noisy to trust."""
+    return kind != "all" and count < FEW_SCORING_COALITIONS
+
+
 @dataclass
 class ApproximationReport:
     """What one ``approximate`` call did, for provenance and diagnostics.
@@ -141,11 +161,7 @@ class ApproximationReport:
         not see them), or every coalition on the exact path; below
         :data:`FEW_SCORING_COALITIONS` the R² is too noisy to tell a good fit from a bad one.
         """
-        if self.details.get("exact"):
-            return int(self.queries)
-        if self.n_holdout:
-            return int(self.n_holdout)
-        return int(self.details.get("n_validation", 0))
+        return scored_coalitions(self.n_holdout, self.queries, self.details)[0]
 
 
 def check_budget(budget: Any, minimum: int, *, what: str) -> int:
@@ -718,6 +734,11 @@ class SparseApproximator(Approximator):
             return None
         return 2**self.n
 
+    def _or_exact(self, sampled: int) -> int:
+        """``min(sampled, 2**n)`` when the exact path fits ``max_memory``: a ``min_budget``."""
+        exact = self._exact_minimum()
+        return sampled if exact is None else min(sampled, exact)
+
     def _refuse_below_exact(self, budget: Any, minimum: int, what: str) -> None:
         """Refuse ``budget < minimum`` when ``2**n`` (the exact path) is the smaller way out.
 
@@ -740,8 +761,6 @@ class SparseApproximator(Approximator):
     def _warn_if_few_scoring(self, count: int, what: str, budget: int) -> None:
         """Warn when ``report_.faithfulness_r2`` rests on fewer than ``FEW_SCORING_COALITIONS``."""
         if 2 <= count < FEW_SCORING_COALITIONS:
-            from shapiq_spex.exceptions import DecodingWarning
-
             need = max(int(budget) * math.ceil(FEW_SCORING_COALITIONS / count), budget + 1)
             warnings.warn(
                 f"{self.method_name}'s report_.faithfulness_r2 rests on only {count} {what}: too "

@@ -288,9 +288,7 @@ class HybridSPEX(SparseApproximator):
         Or ``2**n`` when that is less and the exact path fits ``max_memory`` (as SPEX's). Only
         meaningful for the default SPEX stage; a custom ``spex_stage`` may need less.
         """
-        sampled = self._sampled_min_budget()
-        exact = self._exact_minimum()
-        return sampled if exact is None else min(sampled, exact)
+        return self._or_exact(self._sampled_min_budget())
 
     def _sampled_min_budget(self) -> int:
         """Smallest budget of the sampled path (SPEX's design, then the random rows)."""

@@ -414,9 +414,7 @@ class ProxySPEX(SparseApproximator):
 
         Or ``2**n`` when that is less and the exact path fits ``max_memory`` (n <= 3).
         """
-        sampled = math.ceil(MIN_TRAIN / (1.0 - self.holdout_fraction))
-        exact = self._exact_minimum()
-        return sampled if exact is None else min(sampled, exact)
+        return self._or_exact(math.ceil(MIN_TRAIN / (1.0 - self.holdout_fraction)))
 
     def _plan(self, budget: int) -> tuple[int, int]:
         """``(n_train, n_holdout)`` for a budget (never more than the ``2^n`` coalitions)."""

@@ -537,9 +537,7 @@ class SPEX(SparseApproximator):
         A budget of ``2**n`` takes the exact path (when it fits ``max_memory``), which at small
         ``n`` is cheaper than the smallest design (16 queries at ``n = 4`` instead of 216).
         """
-        design = self._design_min_budget()
-        exact = self._exact_minimum()
-        return design if exact is None else min(design, exact)
+        return self._or_exact(self._design_min_budget())
 
     def _design_min_budget(self) -> int:
         """Queries of SPEX's smallest design for this ``n`` (``plan_design``'s minimum)."""

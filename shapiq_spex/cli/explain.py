@@ -787,18 +787,18 @@ def written_truncation(spectrum: Any, index: str, order: int) -> dict | None:
         "r2_vs_explanation"}``: the R² of the written terms against the surrogate on
         ``TRUNCATION_COALITIONS`` uniform random coalitions (fixed seed).
     """
+    from shapiq_spex.approximators._base import prediction_r2
+    from shapiq_spex.spectra._subsets import degrees
     from shapiq_spex.spectra.spectrum import SparseSpectrum
 
     if index not in ("Moebius", "Fourier") or spectrum.max_degree <= order:
         return None
     full = spectrum.to_moebius() if index == "Moebius" else spectrum.to_fourier()
-    keep = (full.supports >= 0).sum(axis=1) <= order
+    keep = degrees(full.supports) <= order
     cut = SparseSpectrum(full.n, full.supports[keep], full.coefs[keep], full.basis)
     masks = np.random.default_rng(0).random((TRUNCATION_COALITIONS, full.n)) < 0.5
-    target = full.evaluate(masks)
-    resid = target - cut.evaluate(masks)
-    tss = float(((target - target.mean()) ** 2).sum())
-    r2 = 1.0 - float(resid @ resid) / tss if tss > 0 else 1.0
+    r2 = prediction_r2(full.evaluate(masks), cut.evaluate(masks))
+    r2 = r2 if np.isfinite(r2) else 1.0  # a constant explanation: nothing to miss
     return {"order": int(order), "max_degree": int(full.max_degree), "r2_vs_explanation": r2}
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shapiq_spex.approximators._base import FEW_SCORING_COALITIONS
+from shapiq_spex.approximators._base import scored_coalitions, too_few_scored
 from shapiq_spex.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def summary_lines(result: ExplainResult) -> list[str]:
         if r.details.get("exact"):
             source = f"all {r.queries} coalitions (exact)"
         r2_text = f"{r2:.3f} on {source}"
-        if r.faithfulness_coalitions < FEW_SCORING_COALITIONS and not r.details.get("exact"):
+        if too_few_scored(*scored_coalitions(r.n_holdout, r.queries, r.details)):
             r2_text += " (too few to trust: raise --budget)"
     share = t["overhead_s"] / t["explain_s"] if t["explain_s"] > 0 else float("nan")
     lines = [

@@ -165,13 +165,12 @@ def scored_on(report: Any) -> tuple[int, str]:
     ``kind`` is "held-out", "validation" or "all" (the exact path); ``report`` is a report
     object or its dict (the command line's JSON).
     """
+    from shapiq_spex.approximators._base import scored_coalitions
+
     details = _field(report, "details") or {}
-    if details.get("exact"):
-        return int(_field(report, "queries") or 0), "all"
-    n_holdout = int(_field(report, "n_holdout") or 0)
-    if n_holdout:
-        return n_holdout, "held-out"
-    return int(details.get("n_validation", 0) or 0), "validation"
+    return scored_coalitions(
+        int(_field(report, "n_holdout") or 0), _field(report, "queries") or 0, details
+    )
 
 
 def faithfulness_sentence(report: Any) -> str:
@@ -182,7 +181,7 @@ def faithfulness_sentence(report: Any) -> str:
     fitted explanation (``details["truncation"]``, Möbius or Fourier values below its
     largest order), it says how well the written values alone reproduce it.
     """
-    from shapiq_spex.approximators._base import FEW_SCORING_COALITIONS
+    from shapiq_spex.approximators._base import FEW_SCORING_COALITIONS, too_few_scored
 
     r2 = _field(report, "faithfulness_r2")
     budget = _field(report, "budget")
@@ -225,7 +224,7 @@ def faithfulness_sentence(report: Any) -> str:
             f"and they alone reproduce it with R² {truncation['r2_vs_explanation']:.2f} "
             f"(<code>--order {truncation['max_degree']}</code> writes all of them)."
         )
-    if kind != "all" and count < FEW_SCORING_COALITIONS:
+    if too_few_scored(count, kind):
         few = f" But {count} masked texts are too few to tell: this number cannot be trusted."
         if budget and count:
             need = max(2 * int(budget), int(budget) * math.ceil(FEW_SCORING_COALITIONS / count))

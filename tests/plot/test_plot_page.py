@@ -47,10 +47,11 @@ def prediction(**kwargs) -> Prediction:
     return Prediction(**defaults)
 
 
-def report(r2=0.757, budget=800) -> ApproximationReport:
+def report(r2=0.757, budget=800, n_holdout=64, details=None) -> ApproximationReport:
     return ApproximationReport(
         method="ProxySPEX", budget=budget, queries=budget, game_time_s=1.0, total_time_s=1.2,
-        n_holdout=64, faithfulness_r2=r2, support_size=20, random_state=0,
+        n_holdout=n_holdout, faithfulness_r2=r2, support_size=20, random_state=0,
+        details=details or {},
     )  # fmt: skip
 
 
@@ -284,18 +285,12 @@ def test_bad_explanations_are_refused(tmp_path):
 
 
 def test_faithfulness_names_validation_coalitions_and_refuses_a_verdict_on_few():
-    validation = ApproximationReport(
-        method="ProxySPEX", budget=400, queries=400, n_holdout=0, faithfulness_r2=0.95,
-        details={"n_validation": 80},
-    )  # fmt: skip
+    validation = report(0.95, budget=400, n_holdout=0, details={"n_validation": 80})
     sentence = faithfulness_sentence(validation)
     assert "on 80 masked versions of the text that the scored fit did not see" in sentence
     assert "That is close" in sentence
     assert ("masked texts the R² was scored on", "80") in report_rows(validation)
-    few = ApproximationReport(
-        method="ProxySPEX", budget=30, queries=30, n_holdout=0, faithfulness_r2=0.99,
-        details={"n_validation": 6},
-    )  # fmt: skip
+    few = report(0.99, budget=30, n_holdout=0, details={"n_validation": 6})
     sentence = faithfulness_sentence(few)
     assert "6 masked texts are too few to tell" in sentence
     assert "That is close" not in sentence
@@ -307,11 +302,7 @@ def test_faithfulness_names_validation_coalitions_and_refuses_a_verdict_on_few()
 
 def test_truncated_values_get_no_verdict_of_their_own():
     cut = {"order": 2, "max_degree": 4, "r2_vs_explanation": 0.73}
-    r = ApproximationReport(
-        method="ProxySPEX", budget=400, queries=400, n_holdout=64, faithfulness_r2=0.97,
-        details={"truncation": cut},
-    )  # fmt: skip
-    sentence = faithfulness_sentence(r)
+    sentence = faithfulness_sentence(report(0.97, budget=400, details={"truncation": cut}))
     assert "can be read as they are" not in sentence
     assert "its terms up to order 2 only (it has terms up to order 4)" in sentence
     assert "R² 0.73" in sentence
