@@ -924,6 +924,7 @@ CLI_NAMES = (
         "pass a new '--cache' path, or delete the file to replace",
     ),
     ("Pass a new 'cache' path", "Pass a new '--cache' path"),
+    ("pass the answer without it (answer=", "pass the answer without it (--answer "),
     (
         "or overwrite=True to delete the stored values and reuse",
         "or delete the file to drop the stored values and reuse",

@@ -114,6 +114,28 @@ def _prompt_tokens(body: Any) -> int:
     return value
 
 
+def _boundary_message(prompt: str, answer: str, n_answer: int, spelled: str | None) -> str:
+    r"""Why the echoed answer tokens do not spell the answer, and the fix that applies here.
+
+    A prompt that ends with white space (a chat template's ``assistant\n``) followed by an
+    answer that starts with white space merges the two into one token: the fix is then to drop
+    the answer's leading white space, not to add more.
+    """
+    got = "" if spelled is None else f" (they spell {spelled!r})"
+    msg = (
+        f"The last {n_answer} echoed tokens do not spell the answer {answer!r}{got}: the answer "
+        "does not start at a token boundary of the endpoint's tokenizer (the prompt's last "
+        "characters merge with it)."
+    )
+    if prompt[-1:].isspace() and answer[:1].isspace():
+        return (
+            f"{msg} The prompt already ends with {prompt[-1]!r} and the answer starts with white "
+            f"space, which the tokenizer joins: pass the answer without it "
+            f"(answer={answer.lstrip()!r})."
+        )
+    return f"{msg} End the prompt with white space or a newline, or start the answer with a space."
+
+
 def _spells(tokens: Sequence[str], text: str) -> bool:
     """Whether token strings spell ``text``.
 
@@ -549,7 +571,7 @@ class EndpointGame(Game):
                 "with it; the answer adds no token."
             )
             raise EndpointError(msg)
-        listed = None
+        listed, spelled = None, None
         for generated_listed in (True, False):
             try:
                 tokens, values = echo_tail(echo, n_answer, generated_listed=generated_listed)
@@ -560,14 +582,9 @@ class EndpointGame(Game):
             if _spells(tokens, answer):
                 listed = generated_listed
                 break
+            spelled = spelled if spelled is not None else "".join(tokens)
         if listed is None:
-            msg = (
-                f"The last {n_answer} echoed tokens do not spell the answer {answer!r}: the "
-                "answer does not start at a token boundary of the endpoint's tokenizer (the "
-                "prompt's last characters merge with it). End the prompt with white space or a "
-                "newline, or start the answer with a space."
-            )
-            raise EndpointError(msg)
+            raise EndpointError(_boundary_message(full_text, answer, n_answer, spelled))
         self._generated_listed = listed
         self.answer_tokens = tokens
         # alignment: the echoed value of a token must equal its value when generated

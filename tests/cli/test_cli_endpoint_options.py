@@ -27,3 +27,14 @@ def test_endpoint_hints_name_the_options():
     assert "raise '--timeout' if" in cli_message(timeout)
     missing = "No such path: is the URL the API root (…/v1)? Pass the API root as endpoint= (e.g."
     assert "Pass the API root as '--endpoint'" in cli_message(missing)
+
+
+def test_answer_boundary_hint_names_the_option():
+    from shapiq_spex.games.endpoint import _boundary_message
+
+    merged = cli_message(_boundary_message("assistant\n", " 2", 1, "2"))
+    assert "(they spell '2')" in merged
+    assert "(--answer '2')" in merged
+    glued = _boundary_message("The answer is:", "2", 1, ":2")
+    assert "start the answer with a space" in glued
+    assert "without it" not in glued

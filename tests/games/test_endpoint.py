@@ -30,6 +30,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from shapiq_spex.endpoint import (  # noqa: E402
     EndpointCapabilityError,
     EndpointClient,
+    EndpointError,
     EndpointQuotaError,
     EndpointUnavailableError,
     FaultInjectingProxy,
@@ -118,6 +119,33 @@ def span_game_kwargs(game) -> dict:
 def agree(served, in_process):
     diff = np.abs(served - in_process)
     return diff.mean(), diff.max(), spearmanr(served, in_process).statistic
+
+
+def test_answer_merged_with_the_templates_newline_names_the_fix(server, smollm2):
+    # the chat template ends with "assistant\n"; " 2" after it is one token "\n " + "2"...
+    kwargs = {**CHAT, "query": "How many apples does Mary have now?", "use_chat_template": True}
+    with pytest.raises(EndpointError, match=r"\(they spell '2'\).*answer='2'") as info:
+        EndpointGame(
+            CONTEXT,
+            server.base_url,
+            "smollm2",
+            scoring="answer_logprob",
+            answer=" 2",
+            tokenizer=smollm2[1],
+            **kwargs,
+        )
+    assert "start the answer with a space" not in str(info.value)  # it already does
+    # ... and the fix the message names works
+    game = EndpointGame(
+        CONTEXT,
+        server.base_url,
+        "smollm2",
+        scoring="answer_logprob",
+        answer="2",
+        tokenizer=smollm2[1],
+        **kwargs,
+    )
+    assert "".join(game.answer_tokens) == "2"
 
 
 # ---------------------------------------------------------------------- values
