@@ -43,6 +43,7 @@ __all__ = [
     "PROXYSPEX_ALIASES",
     "SPEX_ALIASES",
     "ApproximationReport",
+    "DecoderAliases",
     "GameCaller",
     "MemoryPlan",
     "SparseApproximator",
@@ -563,6 +564,24 @@ def check_max_memory(value: Any) -> int:
         )
         raise InvalidParameterError(msg)
     return int(value)
+
+
+class DecoderAliases:
+    """shapiq's attribute names for SPEX-style decoders (shapiq's ``SPEX`` exposes these).
+
+    For classes with ``decoder`` and ``degree_cap`` (SPEX and HybridSPEX), so that code reading
+    shapiq's names keeps working.
+    """
+
+    @property
+    def decoder_type(self) -> str:
+        """The shapiq name of :attr:`decoder`."""
+        return self.decoder
+
+    @property
+    def degree_parameter(self) -> int:
+        """The shapiq name of :attr:`degree_cap`."""
+        return self.degree_cap
 
 
 class SparseApproximator(Approximator):

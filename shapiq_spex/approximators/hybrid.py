@@ -42,6 +42,7 @@ from shapiq_spex._random import spawn
 from shapiq_spex.approximators._base import (
     DEFAULT_MAX_MEMORY,
     HYBRID_ALIASES,
+    DecoderAliases,
     GameCaller,
     SparseApproximator,
     accepts_shapiq_keywords,
@@ -156,7 +157,7 @@ def union_candidates(first: SparseSpectrum, second: tuple[np.ndarray, np.ndarray
     return sup[keep], score[keep]
 
 
-class HybridSPEX(SparseApproximator):
+class HybridSPEX(DecoderAliases, SparseApproximator):
     """HybridSPEX: SPEX's structured queries plus a tree proxy, with a support chosen by validation.
 
     For budgets between what ProxySPEX needs (hierarchical games) and what SPEX needs (any sparse
@@ -261,16 +262,6 @@ class HybridSPEX(SparseApproximator):
             msg = f"The 'spex_stage' parameter must be callable or None. Got {spex_stage!r}."
             raise InvalidParameterError(msg)
         self.spex_stage = spex_stage
-
-    @property
-    def decoder_type(self) -> str:
-        """The shapiq name of :attr:`decoder`."""
-        return self.decoder
-
-    @property
-    def degree_parameter(self) -> int:
-        """The shapiq name of :attr:`degree_cap`."""
-        return self.degree_cap
 
     def _bytes_per_query(self) -> int:
         # every query (structured or random) feeds the proxy and the sparse fit: plan as

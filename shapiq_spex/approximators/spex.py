@@ -14,6 +14,7 @@ from shapiq_spex._random import random_bits, spawn
 from shapiq_spex.approximators._base import (
     DEFAULT_MAX_MEMORY,
     SPEX_ALIASES,
+    DecoderAliases,
     GameCaller,
     SparseApproximator,
     accepts_shapiq_keywords,
@@ -390,7 +391,7 @@ def resolution(fit: SpexFit, budget: int, held_out: dict, returned: str, diag: d
     return out
 
 
-class SPEX(SparseApproximator):
+class SPEX(DecoderAliases, SparseApproximator):
     """SPEX: sparse Fourier interactions for many players, with a fast exact BCH decoder.
 
     The game is queried on ``C`` groups of structured coalitions whose Walsh–Hadamard transforms
@@ -515,16 +516,6 @@ class SPEX(SparseApproximator):
         self.log2_bins = None if log2_bins is None else _check_int(log2_bins, "log2_bins", 1, 24)
         self.holdout_max = _check_int(holdout_max, "holdout_max", 0)
         self.refit = lower_choice(refit, "refit", ("gcv", "ls"))
-
-    @property
-    def decoder_type(self) -> str:
-        """The shapiq name of :attr:`decoder`."""
-        return self.decoder
-
-    @property
-    def degree_parameter(self) -> int:
-        """The shapiq name of :attr:`degree_cap`."""
-        return self.degree_cap
 
     def _bytes_per_query(self) -> int:
         # design and random coalitions (bool, and their concatenation for the refit), values and
