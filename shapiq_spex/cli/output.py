@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,27 +120,35 @@ def result_to_dict(result: ExplainResult) -> dict[str, Any]:
     }
 
 
-def format_table(result: ExplainResult, top: int = 10) -> str:
-    """A plain-text table of the ``top`` strongest interactions (all orders >= 1)."""
-    from shapiq_spex.plot.text import JOINER
+def format_table(result: ExplainResult, top: int = 10, width: int = 70) -> str:
+    """A plain-text table of the ``top`` strongest interactions (all orders >= 1).
 
-    names = list(result.players.names)
-    # a word that occurs more than once is told apart by its position ("was (10)")
-    counts = Counter(name.strip() for name in names)
-    names = [
-        f"{name} ({p + 1})" if counts[name.strip()] > 1 else name for p, name in enumerate(names)
-    ]
+    A word that occurs more than once is told apart by its position (``"was (word 10)"``); a
+    label longer than ``width`` characters is shortened member by member, so that every
+    member of a group stays visible (long sentence players).
+    """
+    from shapiq_spex.plot.text import JOINER, distinct_names
+
+    unit = result.config.resolved_players()
+    names = distinct_names(list(result.players.names), unit)
     rows = sorted_interactions(result.interaction_values)[:top]
-    width = max([len("words")] + [len(JOINER.join(names[p] for p in k)) for k, _ in rows])
-    width = min(width, 70)
-    lines = [f"{'#':>3}  {'value':>10}  {'order':>5}  words", f"{'-' * 3}  {'-' * 10}  -----  "]
-    lines[1] += "-" * width
-    for rank, (key, value) in enumerate(rows, start=1):
-        words = JOINER.join(names[p] for p in key)
-        if len(words) > 70:
-            words = words[:69] + "…"
-        lines.append(f"{rank:>3}  {value:>+10.4f}  {len(key):>5}  {words}")
+    labels = [_group_label([names[p] for p in key], width, JOINER) for key, _ in rows]
+    header = f"{unit}s"
+    shown = min(max([len(header)] + [len(label) for label in labels]), width)
+    lines = [f"{'#':>3}  {'value':>10}  {'order':>5}  {header}", f"{'-' * 3}  {'-' * 10}  -----  "]
+    lines[1] += "-" * shown
+    for rank, ((key, value), label) in enumerate(zip(rows, labels, strict=True), start=1):
+        lines.append(f"{rank:>3}  {value:>+10.4f}  {len(key):>5}  {label}")
     return "\n".join(lines)
+
+
+def _group_label(members: list[str], width: int, joiner: str) -> str:
+    """``members`` joined, each cut to an equal share of ``width`` when the whole is longer."""
+    label = joiner.join(members)
+    if len(label) <= width:
+        return label
+    share = max(8, (width - len(joiner) * (len(members) - 1)) // len(members))
+    return joiner.join(m if len(m) <= share else m[: share - 1] + "\u2026" for m in members)
 
 
 def summary_lines(result: ExplainResult) -> list[str]:

@@ -8,8 +8,10 @@ from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.plot.text import (
     NEGATIVE_COLOR,
     POSITIVE_COLOR,
+    distinct_names,
     interaction_label,
     player_names,
+    player_unit,
     top_interactions,
 )
 
@@ -30,19 +32,24 @@ def interaction_bar(
     label_chars: int = 24,
     title: str | None = None,
     show_order: bool = True,
+    unit: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Horizontal bars of the ``k`` interactions with the largest ``|value|``, strongest on top.
 
     Args:
         interaction_values: shapiq ``InteractionValues``.
-        names: player names (a list of strings or a :class:`~shapiq_spex.text.TextPlayers`).
+        names: player names (a list of strings or a :class:`~shapiq_spex.text.TextPlayers`); a
+            name that occurs more than once is shown with its position (``"not (word 4)"``).
         k: number of bars. Defaults to ``20``.
         min_order: smallest order shown (``1`` includes single players). Defaults to ``1``.
         max_order: largest order shown; ``None`` = all. Defaults to ``None``.
         label_chars: longest name in a label before it is shortened with "…". Defaults to ``24``.
         title: axes title. Defaults to ``None``.
         show_order: append the order to each label (``"not × bad (2)"``). Defaults to ``True``.
+        unit: what one player is called in labels and the axis title (``"word"``, ``"token"``,
+            ``"sentence"``); ``None`` takes the granularity of ``names`` when it is a
+            ``TextPlayers``, else ``"player"``.
         ax: axes to draw into; ``None`` creates a figure sized to ``k``.
 
     Returns:
@@ -58,7 +65,8 @@ def interaction_bar(
         msg = f"The 'label_chars' parameter must be an int >= 4. Got {label_chars!r}."
         raise InvalidParameterError(msg)
     top = top_interactions(interaction_values, k, min_order=min_order, max_order=max_order)
-    names = player_names(names, int(interaction_values.n_players))
+    unit = player_unit(names, unit)
+    names = distinct_names(player_names(names, int(interaction_values.n_players), "names"), unit)
     created = ax is None
     if ax is None:
         _, ax = plt.subplots(figsize=(8.0, max(1.5, 0.6 + 0.3 * max(len(top), 1))))
@@ -71,7 +79,7 @@ def interaction_bar(
     ax.set_yticks(positions, labels)
     ax.axvline(0.0, color="0.3", linewidth=0.8)
     ax.tick_params(axis="y", labelsize=8)
-    what = "words, order" if show_order else "words"
+    what = f"{unit}s, order" if show_order else f"{unit}s"
     ax.set_xlabel(f"{getattr(interaction_values, 'index', '')} value (label: {what})")
     ax.spines[["top", "right"]].set_visible(False)
     if top:

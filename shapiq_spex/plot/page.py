@@ -253,6 +253,18 @@ def _field(report: Any, name: str) -> Any:
     return getattr(report, name, None)
 
 
+def _mask_copies(players: Any, player: int) -> int:
+    """Mask tokens a removed ``player`` becomes: one per model token it spans (at least 1).
+
+    ``mask_token`` masking replaces every token of the player (``"unwatchable"`` is three
+    WordPiece tokens, so the model reads three ``[MASK]``), not the player as a whole.
+    """
+    owner = getattr(players, "token_player", None)
+    if owner is None:
+        return 1
+    return max(1, int(np.count_nonzero(np.asarray(owner) == player)))
+
+
 def _masking_html(prediction: Prediction | None, players: Any, names: list[str], example: int):
     """What "removed" means, with the text around player ``example`` shown without it."""
     kind = prediction.player_kind if prediction else "player"
@@ -262,7 +274,10 @@ def _masking_html(prediction: Prediction | None, players: Any, names: list[str],
     if strategy == "remove":
         how = f"a removed {unit} is deleted from the model's input"
     elif strategy == "mask_token" and mask:
-        how = f"a removed {unit} is replaced by the model's mask token <code>{_e(mask)}</code>"
+        how = (
+            f"every token of a removed {unit} is replaced by the model's mask token "
+            f"<code>{_e(mask)}</code>"
+        )
     elif strategy and mask is not None:
         how = f"a removed {unit} is replaced by <code>{_e(mask)}</code>"
     else:
@@ -284,7 +299,8 @@ def _masking_html(prediction: Prediction | None, players: Any, names: list[str],
         before, after = text[lo:s], text[e:hi]
         before = ("…" if lo > int(region[0]) else "") + before
         after += "…" if hi < int(region[1]) else ""
-        shown = f"<mark>{_e(mask)}</mark>" if mask else "<mark>\u2009</mark>"
+        copies = _mask_copies(players, example) if strategy == "mask_token" else 1
+        shown = f"<mark>{_e(' '.join([mask] * copies))}</mark>" if mask else "<mark>\u2009</mark>"
         sample = (
             f" For example, without \u201c{_e(names[example].strip())}\u201d the model reads: "
             f"<q>{_e(before)}{shown}{_e(after)}</q>"

@@ -14,7 +14,6 @@ with the same top-k as the HTML list, for places where HTML does not render.
 from __future__ import annotations
 
 import io
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +25,12 @@ from shapiq_spex.plot.prediction import Prediction
 from shapiq_spex.plot.text import (
     check_interaction_values,
     check_top_k,
+    distinct_names,
     first_order_values,
     layout_text,
     norm_and_cmap,
     player_names,
+    player_unit,
     text_plot,
     top_interactions,
 )
@@ -221,18 +222,6 @@ class TextExplanation:
         return path_html, png_path
 
 
-def _short_names(names: list[str], unit: str, limit: int = 60) -> list[str]:
-    """Names for the PNG's bar labels: repeated ones get their position, long ones are cut."""
-    counts = Counter(n.strip() for n in names)
-    out = []
-    for i, name in enumerate(names):
-        shown = name.strip()
-        if len(shown) > limit:
-            shown = shown[: limit - 1] + "…"
-        out.append(f"{shown} ({unit} {i + 1})" if counts[name.strip()] > 1 else shown)
-    return out
-
-
 def report_figure(
     interaction_values: InteractionValues,
     players: Any,
@@ -256,10 +245,8 @@ def report_figure(
 
     check_prediction(prediction)
     n = int(interaction_values.n_players)
-    unit = prediction.player_kind if prediction is not None else None
-    unit = unit or getattr(players, "granularity", None)
-    unit = unit if unit in ("word", "token", "sentence") else "player"
-    names = _short_names(player_names(players, n), unit)
+    unit = player_unit(players, prediction.player_kind if prediction is not None else None)
+    names = distinct_names(player_names(players, n), unit, limit=60)
     top = top_interactions(interaction_values, k, min_order=1)
     groups = [key for key, _ in top if len(key) >= 2]
     lines = max(layout_text(players, n, line_width=line_width).n_lines, 1)
@@ -289,7 +276,9 @@ def report_figure(
     cbar.set_label(f"own effect on {what} (red raises it, blue lowers it)", fontsize=8)
     cbar.ax.tick_params(labelsize=7)
     ax_bar = fig.add_axes(box(4, 0.3, 0.66))
-    interaction_bar(interaction_values, names, k, ax=ax_bar, label_chars=60, show_order=False)
+    interaction_bar(
+        interaction_values, names, k, ax=ax_bar, label_chars=60, show_order=False, unit=unit
+    )
     ax_bar.set_xlabel(f"{interaction_values.index} value on {what}")
     return fig
 

@@ -20,6 +20,7 @@ drawing can be checked programmatically.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,12 +60,13 @@ JOINER = " \u00d7 "
 
 
 # ---------------------------------------------------------------------------------- inputs
-def player_names(players: Any, n_players: int | None = None) -> list[str]:
+def player_names(players: Any, n_players: int | None = None, param: str = "players") -> list[str]:
     """The names of ``players``: a :class:`~shapiq_spex.text.TextPlayers` or a list of strings.
 
     Args:
         players: a ``TextPlayers`` (its ``names``) or a sequence of strings.
         n_players: if given, the number of names required.
+        param: the caller's name for the argument, used in the errors.
 
     Raises:
         InvalidParameterError: not names, or not ``n_players`` of them.
@@ -72,18 +74,44 @@ def player_names(players: Any, n_players: int | None = None) -> list[str]:
     names = getattr(players, "names", players)
     if isinstance(names, str) or not isinstance(names, Sequence):
         msg = (
-            "The 'players' parameter must be a TextPlayers object or a list of player names "
+            f"The '{param}' parameter must be a TextPlayers object or a list of player names "
             f"(strings). Got {type(players).__name__}."
         )
         raise InvalidParameterError(msg)
     names = [str(name) for name in names]
     if n_players is not None and len(names) != n_players:
         msg = (
-            f"The 'players' parameter has {len(names)} names but the interaction values have "
+            f"The '{param}' parameter has {len(names)} names but the interaction values have "
             f"{n_players} players; pass the players the values were computed for."
         )
         raise InvalidParameterError(msg)
     return names
+
+
+def player_unit(players: Any, kind: str | None = None) -> str:
+    """What one player is called: ``"word"``, ``"token"``, ``"sentence"`` or ``"player"``.
+
+    ``kind`` when given, else the granularity of a :class:`~shapiq_spex.text.TextPlayers`.
+    """
+    unit = kind or getattr(players, "granularity", None)
+    return unit if unit in ("word", "token", "sentence") else "player"
+
+
+def distinct_names(names: list[str], unit: str = "player", limit: int | None = None) -> list[str]:
+    """Names a reader can tell apart: a name that occurs more than once gets its position.
+
+    ``["not", "good", "not"]`` -> ``["not (word 1)", "good", "not (word 3)"]`` (positions from
+    1, as the report and the command line give them); with ``limit`` each name is first cut to
+    that many characters ("…").
+    """
+    counts = Counter(n.strip() for n in names)
+    out = []
+    for i, name in enumerate(names):
+        shown = name.strip() or name
+        if limit is not None and len(shown) > limit:
+            shown = shown[: limit - 1] + "…"
+        out.append(f"{shown} ({unit} {i + 1})" if counts[name.strip()] > 1 else shown)
+    return out
 
 
 def check_interaction_values(interaction_values) -> None:

@@ -222,11 +222,44 @@ def test_the_console_table_tells_repeated_words_apart(tiny_classifier_dir, capsy
     table = out[out.index("top 30 interactions") :].splitlines()[3:]
     rows = [line.split(maxsplit=3)[3] for line in table if line[:3].strip().isdigit()]
     labels = [label for row in rows for label in row.split(" \u00d7 ")]
-    assert sum(bool(re.fullmatch(r"\S+ \(\d+\)", label)) for label in labels) >= 3
+    assert sum(bool(re.fullmatch(r"\S+ \(word \d+\)", label)) for label in labels) >= 3
     for label in labels:
-        found = re.fullmatch(r"(\S+) \((\d+)\)", label)
+        found = re.fullmatch(r"(\S+) \(word (\d+)\)", label)
         if found:  # a repeated word, with its position
             assert words.count(found.group(1)) > 1
             assert words[int(found.group(2)) - 1] == found.group(1)
         else:
             assert words.count(label) == 1, label
+
+
+LONG_SENTENCES = (
+    "The plot drags from the first scene to the last, and the jokes fall flat every time. "
+    "The plot drags again in the middle, where the story loses its way for half an hour. "
+    "The acting is wooden, the dialogue is clumsy, and nobody seems to care about it. "
+    "Only the music, written by a young composer, keeps the film from being a total loss."
+)
+
+
+def test_the_console_table_keeps_every_member_of_a_long_group(tiny_classifier_dir, capsys):
+    status, out, err = run_cli([LONG_SENTENCES, "--model", tiny_classifier_dir, "--players",
+                                "sentence", "--budget", 16, "--no-report", "--top", 10], capsys)  # fmt: skip
+    assert status == 0, err
+    table = out[out.index("top 10 interactions") :].splitlines()
+    assert table[1].split()[-1] == "sentences"
+    rows = [line.split(maxsplit=3) for line in table[3:] if line[:3].strip().isdigit()]
+    pairs = [row[3] for row in rows if row[2] == "2"]
+    assert pairs  # 4 sentences, order 2: the exact path has every pair
+    for label in pairs:
+        assert len(label) <= 70
+        members = label.split(" \u00d7 ")
+        assert len(members) == 2  # both shown, each cut on its own
+        assert all(m.startswith(("The plot", "The acting", "Only the")) for m in members), label
+    assert len(set(pairs)) == len(pairs)  # the two "The plot drags ..." sentences stay apart
+
+
+def test_group_labels_are_cut_member_by_member():
+    from shapiq_spex.cli.output import _group_label
+
+    assert _group_label(["not", "bad"], 70, " x ") == "not x bad"
+    cut = _group_label(["a" * 50, "b" * 50], 40, " x ")
+    assert cut == "a" * 17 + "\u2026 x " + "b" * 17 + "\u2026"

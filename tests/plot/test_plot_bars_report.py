@@ -50,6 +50,21 @@ def test_bars_respect_orders_and_axes():
         interaction_bar(iv, WORDS[:3])
 
 
+def test_bars_tell_repeated_words_apart_by_position():
+    from types import SimpleNamespace
+
+    iv = make_iv(pairs={(0, 12): 0.9, (7, 8): -0.8}, extra={})  # "the" is words 1 and 8
+    words = SimpleNamespace(names=WORDS, granularity="word")  # as TextPlayers gives them
+    ax = interaction_bar(iv, words, k=2, min_order=2)
+    labels = sorted(t.get_text() for t in ax.get_yticklabels())
+    assert labels == [f"the (word 1){JOINER}. (2)", f"the (word 8){JOINER}ending (2)"]
+    assert "(label: words, order)" in ax.get_xlabel()
+    heads = interaction_bar(iv, [f"h{i}" for i in range(len(WORDS))], k=2, show_order=False)
+    assert "(label: players)" in heads.get_xlabel()  # plain names: not called words
+    with pytest.raises(InvalidParameterError, match="'names' parameter has 3 names"):
+        interaction_bar(iv, WORDS[:3])
+
+
 def test_write_report_writes_html_and_png(tmp_path):
     iv = make_iv()
     report = ApproximationReport(

@@ -143,7 +143,9 @@ def expected_texts(doc: dict, prediction: dict | None = None) -> list[str]:
         else f"Explained: the logit of {target} (class {p['target']}, {kind}; unit: logit).",
         f"red: raises the logit of {target}",
         "blue: lowers it",
-        "Masking: a removed",
+        "Masking: every token of a removed"
+        if p["masking"] == "mask_token"
+        else "Masking: a removed",
         "Held-out R²" if doc["faithfulness_r2"] is not None else "not measured",
     ]
 

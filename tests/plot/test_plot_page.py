@@ -306,3 +306,28 @@ def test_truncated_values_get_no_verdict_of_their_own():
     assert "can be read as they are" not in sentence
     assert "its terms up to order 2 only (it has terms up to order 4)" in sentence
     assert "R² 0.73" in sentence
+
+
+@pytest.mark.llm
+def test_the_masking_example_shows_one_mask_per_token_as_the_model_reads_it():
+    pytest.importorskip("torch")
+    from shapiq import InteractionValues
+
+    from shapiq_spex import TextClassificationGame
+    from shapiq_spex.plot import prediction_from_game
+
+    game = TextClassificationGame("an unwatchable, overwrought melodrama", "minilm-sentiment",
+                                  players="word", device="cpu")  # fmt: skip
+    n = game.n_players
+    word = game.players.names.index("unwatchable")
+    values = {(): 0.0, **{(i,): 0.01 for i in range(n)}, (word,): 1.0}  # the example's player
+    iv = InteractionValues(values, index="k-SII", max_order=1, n_players=n, min_order=0,
+                           baseline_value=0.0)  # fmt: skip
+    page = text_html(iv, game.players, prediction=prediction_from_game(game))
+    without = np.ones((1, n), dtype=bool)
+    without[0, word] = False
+    model_reads = game.masker.texts(without)[0]  # "[CLS] an [MASK] [MASK] [MASK], ..."
+    masks = model_reads.count("[MASK]")
+    assert masks > 1  # WordPiece splits the word: the test needs a multi-token player
+    assert f"<mark>{' '.join(['[MASK]'] * masks)}</mark>" in page
+    assert "every token of a removed word is replaced" in visible_text(page)
