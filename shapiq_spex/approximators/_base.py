@@ -825,6 +825,9 @@ class SparseApproximator(Approximator):
 
         Nothing is allocated; ``approximate`` follows this plan.
         """
+        if isinstance(budget, numbers.Integral) and not isinstance(budget, bool) and budget < 1:
+            # name the method's real minimum, not the 1 this first check needs
+            check_budget(budget, self.min_budget(), what=f"{self.method_name} at n={self.n}")
         budget = check_budget(budget, 1, what=self.method_name)
         exact_bytes = self._exact_bytes()
         per_query = int(self._bytes_per_query())

@@ -131,7 +131,7 @@ def format_table(result: ExplainResult, top: int = 10, width: int = 70) -> str:
 
     unit = result.config.resolved_players()
     names = distinct_names(list(result.players.names), unit)
-    rows = sorted_interactions(result.interaction_values)[:top]
+    rows = [(k, v) for k, v in sorted_interactions(result.interaction_values) if v != 0.0][:top]
     labels = [_group_label([names[p] for p in key], width, JOINER) for key, _ in rows]
     header = f"{unit}s"
     shown = min(max([len(header)] + [len(label) for label in labels]), width)

@@ -208,6 +208,8 @@ def to_interaction_values(
 
     Returns:
         ``InteractionValues`` whose entries match ``shapiq.ExactComputer`` on the spectrum's game.
+        Interactions of order >= 2 whose value is zero are left out; every player's first-order
+        entry is there (``0.0`` where it is zero) when order 1 is within the result's orders.
     """
     check_index(index, max_order, spectrum.n)
     order = 1 if index in _FIRST_ORDER else (max_order or max(spectrum.max_degree, 1))
@@ -221,9 +223,17 @@ def to_interaction_values(
         for row, v in zip(sup[keep], vals[keep], strict=True)
     }
     interactions.setdefault((), 0.0)
+    if min_order <= 1 <= order:
+        # every player gets its first-order entry, zero or not: shapiq's network and SI-graph
+        # plots take their nodes from the singletons present (a purely pairwise game had none
+        # and crashed them), as ExactComputer's complete results always have them
+        for i in range(spectrum.n):
+            interactions.setdefault((i,), 0.0)
     if index == "FBII":
         # shapiq reports the Faith-Banzhaf constant term as the baseline (ExactComputer does)
         baseline_value = interactions[()]
+    # shapiq's order (ExactComputer's): by size, then lexicographic
+    interactions = dict(sorted(interactions.items(), key=lambda kv: (len(kv[0]), kv[0])))
     lookup = {key: i for i, key in enumerate(interactions)}
     return InteractionValues(
         np.fromiter(interactions.values(), dtype=float, count=len(interactions)),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapiq
 
-from shapiq_spex import HybridSPEX
+from shapiq_spex import HybridSPEX, ProxySPEX
 from shapiq_spex.approximators.spex import SPEX
 from shapiq_spex.exceptions import (
     BudgetTooSmallError,
@@ -324,3 +324,15 @@ def test_min_budget_is_the_exact_path_when_it_is_cheaper(cls, n):
     # a tight max_memory rules the exact path out: the design's minimum again
     tight = cls(n, 2, "k-SII", max_memory=1)
     assert tight.min_budget() > 2**n
+
+
+@pytest.mark.parametrize("cls", [SPEX, HybridSPEX, ProxySPEX])
+@pytest.mark.parametrize("budget", [0, -5, 1])
+def test_a_budget_below_one_names_the_real_minimum(cls, budget):
+    """0 or a negative budget was told to raise it to >= 1, which is refused next."""
+    approx = cls(12, 2, "k-SII", random_state=0)
+    game = CountingGame(12, {(): 1.0, (0, 1): 2.0})
+    with pytest.raises(BudgetTooSmallError, match=rf"Got {budget}\. Raise the budget to >= "
+                                                  rf"{approx.min_budget()}\b"):  # fmt: skip
+        approx.approximate(budget, game)
+    assert game.calls == 0

@@ -241,8 +241,8 @@ LONG_SENTENCES = (
 
 
 def test_the_console_table_keeps_every_member_of_a_long_group(tiny_classifier_dir, capsys):
-    status, out, err = run_cli([LONG_SENTENCES, "--model", tiny_classifier_dir, "--players",
-                                "sentence", "--budget", 16, "--no-report", "--top", 10], capsys)  # fmt: skip
+    args = [LONG_SENTENCES, "--model", tiny_classifier_dir, "--players", "sentence"]
+    status, out, err = run_cli([*args, "--budget", 16, "--no-report", "--top", 10], capsys)
     assert status == 0, err
     table = out[out.index("top 10 interactions") :].splitlines()
     assert table[1].split()[-1] == "sentences"

@@ -84,7 +84,21 @@ def test_fourier_path_avoids_subset_explosion():
     n = 40
     spec = SparseSpectrum.from_dict(n, {tuple(range(30)): 1.0, (0,): 0.5})
     iv = to_interaction_values(spec, "k-SII", 2)
-    assert len(iv.interactions) == 1 + 30 + 435
+    assert sum(len(key) == 2 for key in iv.interactions) == 435  # the pairs inside the term
+    assert len(iv.interactions) == 1 + 40 + 435  # every player's singleton is listed
+
+
+def test_every_singleton_is_listed_in_shapiq_order_for_plots():
+    """shapiq's network/SI-graph plots take their nodes from the singletons present."""
+    spec = SparseSpectrum.from_dict(6, {(0, 1): 1.0, (2, 3): -0.8, (4, 5): 0.5}, "moebius")
+    for index in ("Moebius", "k-SII", "FSII", "FBII", "SII"):
+        iv = to_interaction_values(spec, index, 2)
+        keys = list(iv.interaction_lookup)
+        assert [k for k in keys if len(k) == 1] == [(i,) for i in range(6)], index
+        assert keys == sorted(keys, key=lambda k: (len(k), k)), index
+        assert [iv.interaction_lookup[k] for k in keys] == list(range(len(keys)))
+    top = to_interaction_values(spec, "k-SII", 2, min_order=2)  # top order: no singletons
+    assert all(len(k) != 1 for k in top.interaction_lookup)
 
 
 def test_weights_reduce_to_moebius_below_order():
