@@ -75,3 +75,21 @@ def test_shapiq_plot_renders_our_values(results, index, plot, tmp_path):
     fig.savefig(path, dpi=40)
     assert path.read_bytes()[:8] == PNG_MAGIC
     assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("index", ["Moebius", "k-SII", "FSII"])
+@pytest.mark.parametrize("plot", ["network", "si_graph"])
+def test_network_plots_draw_every_player_of_a_purely_pairwise_game(index, plot):
+    """Every first-order value is 0: shapiq takes its nodes from the singletons present."""
+
+    def game(X):
+        X = np.asarray(X, dtype=bool)
+        return 1.0 * (X[:, 0] & X[:, 1]) - 0.8 * (X[:, 2] & X[:, 3]) + 0.5 * (X[:, 4] & X[:, 5])
+
+    iv = SPEX(6, 2, index, random_state=0).approximate(2**6, game)  # the exact path
+    assert all(iv[(i,)] == 0.0 for i in range(6))
+    names = [f"x{i}" for i in range(6)]
+    fig = _figure(getattr(iv, f"plot_{plot}")(feature_names=names, show=False))
+    labels = {t.get_text() for ax in fig.axes for t in ax.texts}
+    assert set(names) <= labels, labels
+    plt.close(fig)
