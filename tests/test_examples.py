@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -60,7 +62,9 @@ def test_sentiment_text(capsys, monkeypatch):
     pytest.importorskip("transformers")
     out = run_in_process("sentiment_text", capsys, monkeypatch)
     assert "13 word players" in out
-    assert "SPEX: 300 model calls" in out
+    assert "SPEX: 364 model calls" in out  # min_budget 264 + 100: 50 held-out coalitions
+    r2 = float(re.search(r"held-out R2 (\S+)", out).group(1))
+    assert math.isfinite(r2)
     assert "strongest pair: 'not' x 'bad'" in out  # the negation is found as an interaction
 
 

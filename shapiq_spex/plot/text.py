@@ -122,6 +122,13 @@ def check_interaction_values(interaction_values) -> None:
             f"'interactions' dict). Got {type(interaction_values).__name__}."
         )
         raise InvalidParameterError(msg)
+    bad = [k for k, v in interaction_values.interactions.items() if not np.isfinite(v)]
+    if bad:  # a NaN colour scale paints every word wrong without any error
+        msg = (
+            f"The 'interaction_values' parameter holds {len(bad)} non-finite values (NaN or "
+            f"inf), e.g. at {bad[0]}; plot values from a run whose game values were finite."
+        )
+        raise InvalidParameterError(msg)
 
 
 def check_top_k(k, name: str = "k") -> int:

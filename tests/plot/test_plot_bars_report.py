@@ -120,3 +120,15 @@ def test_write_report_rejects_missing_folder_and_bad_report(tmp_path):
         write_report(tmp_path / "nope" / "r.html", iv, WORDS)
     with pytest.raises(InvalidParameterError, match="report"):
         write_report(tmp_path / "r.html", iv, WORDS, report=42)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_values_are_refused_before_drawing(bad):
+    from shapiq_spex.plot import text_html, text_plot
+
+    iv = make_iv(pairs={(6, 11): -0.7, (3, 4): bad}, extra={})
+    for draw in (lambda: interaction_bar(iv, WORDS), lambda: text_html(iv, WORDS),
+                 lambda: text_plot(iv, WORDS)):  # fmt: skip
+        with pytest.raises(InvalidParameterError, match=r"non-finite values .* at \(3, 4\)"):
+            draw()
+
