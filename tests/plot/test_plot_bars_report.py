@@ -131,4 +131,3 @@ def test_non_finite_values_are_refused_before_drawing(bad):
                  lambda: text_plot(iv, WORDS)):  # fmt: skip
         with pytest.raises(InvalidParameterError, match=r"non-finite values .* at \(3, 4\)"):
             draw()
-
