@@ -265,6 +265,25 @@ def _mask_copies(players: Any, player: int) -> int:
     return max(1, int(np.count_nonzero(np.asarray(owner) == player)))
 
 
+def _count_text(names: list[str], unit: str) -> str:
+    """How many players the heading names: ``"125 words"`` or, with punctuation, more precisely.
+
+    Word players include punctuation marks; ``"125 players: 112 words, 13 punctuation marks"``
+    keeps a reader who counts the words from missing 13 of the positions.
+    """
+    n = len(names)
+    if unit != "word":
+        return f"{n} {unit}{'s' if n != 1 else ''}"
+    marks = sum(1 for name in names if not any(ch.isalnum() for ch in name))
+    if marks == 0:
+        return f"{n} word{'s' if n != 1 else ''}"
+    words = n - marks
+    return (
+        f"{n} players: {words} word{'s' if words != 1 else ''}, "
+        f"{marks} punctuation mark{'s' if marks != 1 else ''}"
+    )
+
+
 def _masking_html(prediction: Prediction | None, players: Any, names: list[str], example: int):
     """What "removed" means, with the text around player ``example`` shown without it."""
     kind = prediction.player_kind if prediction else "player"
@@ -559,7 +578,7 @@ def _view_html(view: View, players: Any, names: list[str], kind: str, k: int, in
     out.append("</section>")
 
     out.append('<div class="spex-main"><section class="spex-textcol">')
-    out.append(f"<h2>The text ({n} {unit}s)</h2>")
+    out.append(f"<h2>The text ({_count_text(names, unit)})</h2>")
     out.append(_legend_html(p, half))
     pieces = []
     for player, piece, spaced, newline in text_pieces(players, names):

@@ -198,7 +198,12 @@ def test_report_reads_well_at_any_width(browser, reports, case, width, tmp_path)
     for needle in expected_texts(doc):
         assert needle in " ".join(text.split()), needle
     unit = "sentence" if case == "sentences" else "word"
-    assert f"The text ({len(doc['players'])} {unit}s)" in text
+    n = len(doc["players"])
+    marks = sum(not any(c.isalnum() for c in name) for name in doc["players"])
+    if unit == "word" and marks:  # word players include punctuation: the heading says so
+        assert f"The text ({n} players: {n - marks} words, {marks} punctuation mark" in text
+    else:
+        assert f"The text ({n} {unit}s)" in text
     if case == "sentences":  # sentences are given in full in the list
         listed = browser.js("return document.querySelector('.spex-top').innerText")
         first = doc["interactions"][0]["words"][0]

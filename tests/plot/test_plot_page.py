@@ -331,3 +331,13 @@ def test_the_masking_example_shows_one_mask_per_token_as_the_model_reads_it():
     assert masks > 1  # WordPiece splits the word: the test needs a multi-token player
     assert f"<mark>{' '.join(['[MASK]'] * masks)}</mark>" in page
     assert "every token of a removed word is replaced" in visible_text(page)
+
+
+def test_the_heading_counts_punctuation_apart_from_words():
+    from shapiq_spex.plot.page import _count_text
+
+    assert _count_text(WORDS, "word") == "13 players: 11 words, 2 punctuation marks"
+    assert _count_text(["not", "bad"], "word") == "2 words"
+    assert _count_text(["One.", "Two."], "sentence") == "2 sentences"
+    page = visible_text(text_html(make_iv(), words_players()))
+    assert "The text (13 players: 11 words, 2 punctuation marks)" in page
