@@ -175,7 +175,7 @@ def cache_overhead(rows: list[dict], tmp: Path) -> None:
         engine(coalitions)
         times["engine"].append(time.perf_counter() - start)
         cached = QueryEngine(
-            game, batch_size=batch, progress=False, cache=tmp / f"sleep{rep}.sqlite"
+            game, batch_size=batch, progress=False, cache=tmp / f"sleep{rep}.sqlite", key="sleep"
         )
         start = time.perf_counter()
         cached(coalitions)

@@ -67,9 +67,9 @@ Runtime on 2 cores (summed from the committed rows, which come from several resu
 filling the MiniLM caches takes 35-70 minutes (3-120 ms per query from 8 to 255 words, slower
 on a busy box; with the default caps 1,000 held-out masks plus 3 seeds x 4,000 coalitions per
 text up to 31 words, x 2,000 on 32-63, x 1,000 above), the fits of ``--methods core`` about 32
-(LASSO over pairs 13 of them, kernel ridge 9), ``--methods targets`` about 6, and the methods with their own
-queries about 15 plus their model time: the default run from a fresh clone takes one to two
-hours.
+(LASSO over pairs 13 of them, kernel ridge 9), ``--methods targets`` about 6, and the methods
+with their own queries about 15 plus their model time: the default run from a fresh clone takes
+one to two hours.
 
 Usage::
 

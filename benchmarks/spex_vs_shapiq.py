@@ -131,7 +131,16 @@ def run_cell(game_name, game, budget, seed, *, truth_spec=None, memory=False, ru
 
 
 _OURS_ONLY = "--ours-only" in sys.argv
-PARTIAL = Path(__file__).resolve().parent / "results" / "spex_vs_shapiq.partial.jsonl"
+# a smoke run keeps its own log: its rows must never reach the full run's tables
+PARTIAL = (
+    Path(__file__).resolve().parent
+    / "results"
+    / (
+        "spex_vs_shapiq_quick.partial.jsonl"
+        if "--quick" in sys.argv
+        else "spex_vs_shapiq.partial.jsonl"
+    )
+)
 
 
 def flush(rows: list[dict]) -> list[dict]:
@@ -231,7 +240,14 @@ def main() -> None:
         # the built-in's rows: from an interrupted run's log if there is one, else the committed
         source = PARTIAL if PARTIAL.exists() else PARTIAL.with_name("spex_vs_shapiq.jsonl")
         old = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
-        rows = [r for r in old if r["method"] == "shapiq"] + rows
+        # keep the built-in's rows, and ours where this run (--only) did not rerun them
+        rerun = {(r["game"], r["n"], r["budget"]) for r in rows}
+        kept = [
+            r
+            for r in old
+            if r["method"] == "shapiq" or (r["game"], r["n"], r["budget"]) not in rerun
+        ]
+        rows = kept + rows
     # medians over seeds, side by side
     table = []
     keys = sorted(
@@ -293,6 +309,9 @@ def main() -> None:
         "more than ours: use the noisy cells for the decoding speed-up.\n\n" + md_table(table, cols)
     )
     write_results("spex_vs_shapiq" + ("_quick" if args.quick else ""), rows, md)
+    if not args.ours_only:
+        # the tables hold every row now: an old log would mix into the next run's tables
+        PARTIAL.unlink(missing_ok=True)
     print(md)
 
 

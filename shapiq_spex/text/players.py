@@ -27,7 +27,9 @@ Segmentation rules (regular expressions, no nltk):
   :class:`UserWarning` suggests ``"token"`` players or spans from a word segmenter.
 * ``"sentence"``: text up to a run of ``.``, ``!``, ``?`` or ``…`` (plus closing quotes or
   brackets) followed by white space, or up to a blank line; surrounding white space is not part of
-  the span. Abbreviations such as "Dr." end a sentence too (pass spans to segment differently).
+  the span. A full stop after a title or an initial ("Dr. Smith", "J. Smith", "U.S.") and terminal
+  punctuation before a lower-case word ('"Yes!" he said') do not end a sentence; an ellipsis
+  does (pass spans to segment differently).
 * a sequence of ``(start, end)`` spans: custom players (sorted, non-overlapping, non-empty).
 
 Unicode rules: a combining mark (categories Mn, Mc, Me) belongs to the character before it and
@@ -159,6 +161,12 @@ _UNSPACED = re.compile("|".join(f"[\\U{a:08x}-\\U{b:08x}]" for a, b in _UNSPACED
 SENTENCE_END_PATTERN = re.compile(
     f"[.!?\u2026]+[\"'\u201d\u2019)\\]]*(?=[{_INVISIBLE}]*(?:\\s|$))|\n[ \t\r\f\v]*\n"
 )
+#: Titles and abbreviations whose full stop does not end a sentence ("Dr. Smith").
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st mt rev gen col capt lt sgt vs cf e.g i.e approx ca".split()  # noqa: SIM905
+)
+#: The word right before a full stop (letters and inner full stops: "e.g", "U.S").
+_WORD_BEFORE = re.compile(r"(?:^|(?<=[\s(\"'\u201c\u2018]))([^\W\d_](?:[^\W\d_]|\.)*)\Z")
 
 
 def check_fast_tokenizer(tokenizer, *, name: str = "tokenizer") -> None:
@@ -204,17 +212,44 @@ def _visible_bounds(text: str, start: int, end: int) -> tuple[int, int] | None:
     return first.start(), stop
 
 
+def _continues(text: str, match: re.Match, end: int) -> bool:
+    """Whether the sentence goes on after a terminal-punctuation ``match`` (no cut there).
+
+    It does after a title or an initial ("Dr. Smith", "J. Smith", "the U.S. The"), and when the
+    next visible character is a lower-case letter ("in the U.S. last year", '"Yes!" he said');
+    an ellipsis ("Yes… done", "green.. in") and a blank line always end a sentence.
+    """
+    mark = match.group()
+    if "\n" in mark or "\u2026" in mark or ".." in mark:
+        return False
+    nxt = _VISIBLE.search(text, match.end(), end)
+    if nxt is not None and text[nxt.start()].islower():
+        return True
+    if not mark.startswith("."):
+        return False
+    word = _WORD_BEFORE.search(text, 0, match.start())
+    if word is None:
+        return False
+    token = word.group(1)
+    return token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper())
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> np.ndarray:
     """Character spans of the sentences of ``text[start:end]`` (white space trimmed).
 
     Invisible characters at a sentence's ends are trimmed like white space, and a piece without
-    any visible character is no sentence.
+    any visible character is no sentence. A full stop after a title or an initial, and terminal
+    punctuation followed by a lower-case word, do not end a sentence (:func:`_continues`).
 
     Returns:
         ``(n_sentences, 2)`` int64 array of ``(start, end)`` offsets into ``text``.
     """
     end = len(text) if end is None else end
-    cuts = [m.end() for m in SENTENCE_END_PATTERN.finditer(text, start, end)]
+    cuts = [
+        m.end()
+        for m in SENTENCE_END_PATTERN.finditer(text, start, end)
+        if not _continues(text, m, end)
+    ]
     spans = []
     prev = start
     for cut in [*cuts, end]:
@@ -368,7 +403,7 @@ class TextPlayers:
                 raise InvalidParameterError(msg)
             self.granularity = granularity
             if granularity == "token":
-                spans, token_player = _token_players(text, self.offsets, in_region, region[1])
+                spans, token_player = _token_players(text, self.offsets, in_region, *region)
             elif granularity == "word":
                 spans = word_spans(text, *region)
                 scripts = unspaced_scripts(text, *region)
@@ -395,7 +430,7 @@ class TextPlayers:
             raise InvalidParameterError(msg)
 
         if self.granularity != "token":
-            spans, token_player = _align(spans, self.offsets, in_region)
+            spans, token_player = _align(spans, self.offsets, in_region, region)
         self.spans = spans
         self.token_player = token_player
         self.names = [text[s:e] for s, e in spans.tolist()]
@@ -445,13 +480,14 @@ class TextPlayers:
         return keep
 
 
-def _token_players(text: str, offsets: np.ndarray, in_region: np.ndarray, stop: int):
+def _token_players(text: str, offsets: np.ndarray, in_region: np.ndarray, start: int, stop: int):
     """Token players: one per visible token, with invisible and mark-only tokens attached.
 
     Args:
         text: the text.
         offsets: ``(L, 2)`` token offsets.
         in_region: ``(L,)`` bool, the non-special tokens of the explained region.
+        start: the start of the explained region.
         stop: the end of the explained region (spans reach over marks up to it, not beyond).
 
     Returns:
@@ -461,6 +497,12 @@ def _token_players(text: str, offsets: np.ndarray, in_region: np.ndarray, stop: 
     token_player = np.full(offsets.shape[0], -1, dtype=np.int64)
     spans: list[list[int]] = []
     pending: list[int] = []  # tokens waiting for the next player
+
+    def inside(tokens: list[int]) -> list[int]:
+        # an invisible token that reaches out of the region joins the template's white space:
+        # it is nobody's, or removing its player would delete template text too
+        return [t for t in tokens if offsets[t, 0] >= start and offsets[t, 1] <= stop]
+
     for t in np.flatnonzero(in_region).tolist():
         s, e = int(offsets[t, 0]), int(offsets[t, 1])
         if e > s and _VISIBLE.search(text, s, e):
@@ -479,10 +521,10 @@ def _token_players(text: str, offsets: np.ndarray, in_region: np.ndarray, stop: 
         else:
             pending.append(t)
             continue
-        token_player[[*pending, t]] = len(spans) - 1
+        token_player[[*inside(pending), t]] = len(spans) - 1
         pending = []
     if pending and spans:
-        token_player[pending] = len(spans) - 1
+        token_player[inside(pending)] = len(spans) - 1
     # no white space or invisible characters at the ends (a BPE piece's leading space)
     spans = [_visible_bounds(text, s, e) for s, e in spans]
     arr = np.array(spans, dtype=np.int64).reshape(-1, 2)
@@ -496,13 +538,15 @@ def _token_players(text: str, offsets: np.ndarray, in_region: np.ndarray, stop: 
     return arr, token_player
 
 
-def _align(spans: np.ndarray, offsets: np.ndarray, in_region: np.ndarray):
+def _align(spans: np.ndarray, offsets: np.ndarray, in_region: np.ndarray, region):
     """Assign region tokens to players by overlap; merge players that share a token.
 
     Args:
         spans: ``(n, 2)`` sorted, non-overlapping player spans.
         offsets: ``(L, 2)`` token offsets.
         in_region: ``(L,)`` bool, tokens that belong to some player.
+        region: ``(start, end)`` of the explained text; a token that overlaps no player and
+            reaches beyond it is nobody's (it is never masked).
 
     Returns:
         ``(spans, token_player)``: merged ``(n', 2)`` spans and ``(L,)`` int64 player per token
@@ -529,10 +573,13 @@ def _align(spans: np.ndarray, offsets: np.ndarray, in_region: np.ndarray):
     new_ends = np.zeros(n_new, dtype=np.int64)
     np.minimum.at(new_starts, group, starts)
     np.maximum.at(new_ends, group, ends)
-    # a token without overlap goes to the next player (the last one if none follows)
+    # a token without overlap goes to the next player (the last one if none follows), unless it
+    # reaches out of the region: white space the tokenizer joined with the template's (a text
+    # ending in a newline before "\n\nQuery:") would take template text with the player
     owner = np.where(overlaps, first, np.minimum(first, n - 1))
+    outside = (tok_s < region[0]) | (tok_e > region[1])
     token_player = np.full(offsets.shape[0], -1, dtype=np.int64)
-    token_player[idx] = group[owner]
+    token_player[idx] = np.where(overlaps | ~outside, group[owner], -1)
     return np.stack([new_starts, new_ends], axis=1), token_player
 
 

@@ -123,6 +123,23 @@ def test_word_and_sentence_segmentation_rules():
     assert word_spans("   ").shape == (0, 2)
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Dr. Smith paid $3.50 in the U.S. last year. Was it worth it?",
+         ["Dr. Smith paid $3.50 in the U.S. last year.", "Was it worth it?"]),
+        ('"Yes!" he said. Mr. Lee disagreed... He left at 5 p.m. on Friday.',
+         ['"Yes!" he said.', "Mr. Lee disagreed...", "He left at 5 p.m. on Friday."]),
+        ("I met J. R. R. Tolkien, e.g. at home. He was kind.",
+         ["I met J. R. R. Tolkien, e.g. at home.", "He was kind."]),
+        ("It was green.. in Cube. Then it ended.",  # ".." is an ellipsis: it ends one
+         ["It was green..", "in Cube.", "Then it ended."]),
+    ],
+)  # fmt: skip
+def test_titles_initials_and_lower_case_continuations_do_not_end_a_sentence(text, sentences):
+    assert [text[s:e] for s, e in sentence_spans(text).tolist()] == sentences
+
+
 def test_token_mask(word_tokenizer):
     players = TextPlayers("great acting and story", word_tokenizer, "word")
     x = np.array([[True, False, True, False], [False, False, False, False]])
@@ -277,3 +294,29 @@ def test_unspaced_scripts_warn_and_suggest_token_players(minilm_tokenizer, text,
         warnings.simplefilter("error")
         TextPlayers(text, minilm_tokenizer, "token")
         TextPlayers("我喜欢这部电影。", minilm_tokenizer, "word")  # Han: one player per character
+
+
+@pytest.mark.parametrize("granularity", ["token", "word", "sentence"])
+def test_white_space_joined_with_the_template_is_nobodys(granularity):
+    """A text ending in a newline before the template's "\\n\\nQuery:": SmolLM2's tokenizer makes
+    one "\\n\\n\\n" token of them. It belonged to the last player, so removing the last sentence
+    deleted the template's newlines too (the prompt read "...turn.\\nQuery:")."""
+    from shapiq_spex.models.smollm2 import load_smollm2
+
+    tok = load_smollm2()[1]
+    context = "Tom built the mill.\nIt is old.\n"  # as read from a file
+    text = f"Context: {context}\n\nQuery: Who built it?"
+    start = text.index("Tom")
+    players = TextPlayers(text, tok, granularity, region=(start, start + len(context)))
+    joined = [
+        t for t, (s, e) in enumerate(players.offsets.tolist()) if s < start + len(context) < e
+    ]
+    assert joined, "the tokenizer no longer joins the newlines: the test needs another text"
+    assert (players.token_player[joined] == -1).all()
+    without_last = np.ones((1, players.n_players), dtype=bool)
+    without_last[0, -1] = False
+    kept = players.token_mask(without_last)[0]
+    kept_text = "".join(
+        text[s:e] for (s, e), k in zip(players.offsets.tolist(), kept, strict=True) if k
+    )
+    assert kept_text.endswith("\n\n\nQuery: Who built it?"), repr(kept_text)
