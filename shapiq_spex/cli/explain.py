@@ -212,6 +212,13 @@ def check_config(config: ExplainConfig) -> None:
     if not isinstance(config.text, str) or not config.text.strip():
         msg = "The text to explain is empty; pass TEXT or --file PATH with some words in it."
         raise InvalidParameterError(msg)
+    if isinstance(config.answer, str) and not config.answer.strip():
+        msg = (
+            f"The '--answer' option {config.answer!r} has no text; pass the answer to explain "
+            "(a leading space is fine: --answer ' Paris'), or leave it out to explain the "
+            "model's own answer."
+        )
+        raise InvalidParameterError(msg)
     if config.task not in TASKS:
         msg = f"The '--task' option must be one of {TASKS}. Got {config.task!r}."
         raise InvalidParameterError(msg)
@@ -909,6 +916,8 @@ def check_text_length(config: ExplainConfig) -> None:
 #: The library's parameter names in its error messages, and what they are on the command line.
 CLI_NAMES = (
     ("The 'target_class' parameter", "The '--target' option"),
+    ("'s report_.faithfulness_r2", "'s held-out R²"),
+    ("The 'answer' parameter", "The '--answer' option"),
     ("report_.faithfulness_r2", "the held-out R²"),
     ("The 'device' parameter", "The '--device' option"),
     ("The 'mask_strategy' parameter", "The '--mask-strategy' option"),

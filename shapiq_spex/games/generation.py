@@ -261,6 +261,13 @@ class GenerationLogProbGame(Game):
             ids = self._greedy_answer(max_new_tokens)
             what = "The model's greedy answer to the full prompt"
         elif isinstance(answer, str):
+            if answer and not answer.strip():
+                msg = (
+                    f"The 'answer' parameter {answer!r} is only white space; pass the answer's "
+                    "text (a leading space is fine: ' Paris'), or its token ids to score "
+                    "white-space tokens."
+                )
+                raise InvalidParameterError(msg)
             ids = np.asarray(tok(answer, add_special_tokens=False)["input_ids"], dtype=np.int64)
             what = f"The 'answer' parameter {answer!r}"
         else:

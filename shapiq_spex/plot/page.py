@@ -201,12 +201,12 @@ def faithfulness_sentence(report: Any) -> str:
         unseen = "that were not used to find the values"
     if r2 >= 0:
         what = (
-            f"<b>Held-out R² {r2:.2f}</b>: on {held} {unseen}, the values reproduce "
+            f"<b>Held-out R² {r2:.3f}</b>: on {held} {unseen}, the values reproduce "
             f"{100 * r2:.0f}% of the variation of the model's output."
         )
     else:
         what = (
-            f"<b>Held-out R² {r2:.2f}</b>: on {held} {unseen}, the values predict the model's "
+            f"<b>Held-out R² {r2:.3f}</b>: on {held} {unseen}, the values predict the model's "
             "output worse than its average would."
         )
     more = ""
@@ -223,6 +223,13 @@ def faithfulness_sentence(report: Any) -> str:
             f"{truncation['order']} only (it has terms up to order {truncation['max_degree']}), "
             f"and they alone reproduce it with R² {truncation['r2_vs_explanation']:.2f} "
             f"(<code>--order {truncation['max_degree']}</code> writes all of them)."
+        )
+    details = _field(report, "details") or {}
+    if details.get("target_reached") is False and details.get("target_r2") is not None:
+        # --target-r2 spent its whole budget without reaching the target: say so first
+        what += (
+            f" The target R² {float(details['target_r2']):g} was <b>not reached</b> within the "
+            f"budget of {int(budget or 0):,} queries."
         )
     if too_few_scored(count, kind):
         few = f" But {count} masked texts are too few to tell: this number cannot be trusted."

@@ -38,3 +38,15 @@ def test_answer_boundary_hint_names_the_option():
     glued = _boundary_message("The answer is:", "2", 1, ":2")
     assert "start the answer with a space" in glued
     assert "without it" not in glued
+
+
+@pytest.mark.parametrize("answer", ["", "   ", "\n"])
+def test_an_answer_without_text_is_refused_before_the_model_loads(answer):
+    config = ExplainConfig(text="Tom built the mill.", task="generation", answer=answer)
+    with pytest.raises(InvalidParameterError, match=r"The '--answer' option .* has no text"):
+        check_config(config)
+
+
+def test_the_few_coalitions_warning_reads_in_cli_words():
+    warning = "ProxySPEX's report_.faithfulness_r2 rests on only 12 validation coalitions"
+    assert cli_message(warning).startswith("ProxySPEX's held-out R² rests on only 12")

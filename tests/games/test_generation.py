@@ -142,6 +142,8 @@ def test_errors(tiny_lm):
         GenerationLogProbGame(CONTEXT, model, tok, query="why?", prompt_template="{context}")
     with pytest.raises(InvalidParameterError, match="has no tokens"):
         GenerationLogProbGame(CONTEXT, model, tok, answer="")
+    with pytest.raises(InvalidParameterError, match="only white space"):
+        GenerationLogProbGame(CONTEXT, model, tok, answer="   ")  # was explained, shown as ""
     with pytest.raises(InvalidParameterError, match="token ids"):
         GenerationLogProbGame(CONTEXT, model, tok, answer=[10**6])
     with pytest.raises(InvalidParameterError, match="'output'"):

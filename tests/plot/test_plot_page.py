@@ -341,3 +341,12 @@ def test_the_heading_counts_punctuation_apart_from_words():
     assert _count_text(["One.", "Two."], "sentence") == "2 sentences"
     page = visible_text(text_html(make_iv(), words_players()))
     assert "The text (13 players: 11 words, 2 punctuation marks)" in page
+
+
+def test_an_unreached_target_is_said_and_not_rounded_up_to():
+    details = {"target_r2": 0.99, "target_reached": False, "faithfulness_source": "validation"}
+    sentence = visible_text(faithfulness_sentence(report(r2=0.9863, budget=600, details=details)))
+    assert "Held-out R² 0.986" in sentence  # 2 decimals read 0.99, the target itself
+    assert "The target R² 0.99 was not reached within the budget of 600 queries." in sentence
+    reached = {**details, "target_reached": True}
+    assert "not reached" not in faithfulness_sentence(report(r2=0.993, details=reached))
