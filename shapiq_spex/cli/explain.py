@@ -458,6 +458,8 @@ def build_approximator(config: ExplainConfig, n_players: int) -> Any:
             HybridSPEX in this installation.
     """
     order = config.resolved_order()
+    if config.order is None:
+        order = min(order, n_players)  # the default order fits any text (one sentence: order 1)
     if order > n_players:
         msg = (
             f"The '--order' option ({order}) is larger than the number of players "

@@ -50,3 +50,13 @@ def test_an_answer_without_text_is_refused_before_the_model_loads(answer):
 def test_the_few_coalitions_warning_reads_in_cli_words():
     warning = "ProxySPEX's report_.faithfulness_r2 rests on only 12 validation coalitions"
     assert cli_message(warning).startswith("ProxySPEX's held-out R² rests on only 12")
+
+
+def test_the_default_order_fits_a_one_player_text_and_an_explicit_one_is_checked():
+    from shapiq_spex.cli.explain import build_approximator
+
+    default = ExplainConfig(text="One sentence only.", players="sentence")
+    assert build_approximator(default, 1).max_order == 1  # was refused: "--order (2)" not given
+    explicit = ExplainConfig(text="One sentence only.", players="sentence", order=2)
+    with pytest.raises(InvalidParameterError, match=r"'--order' option \(2\) is larger"):
+        build_approximator(explicit, 1)
