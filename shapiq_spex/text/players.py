@@ -165,6 +165,8 @@ SENTENCE_END_PATTERN = re.compile(
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt rev gen col capt lt sgt vs cf e.g i.e approx ca".split()  # noqa: SIM905
 )
+#: Characters before a full stop searched for the word it ends.
+_WORD_WINDOW = 24
 #: The word right before a full stop (letters and inner full stops: "e.g", "U.S").
 _WORD_BEFORE = re.compile(r"(?:^|(?<=[\s(\"'\u201c\u2018]))([^\W\d_](?:[^\W\d_]|\.)*)\Z")
 
@@ -227,7 +229,8 @@ def _continues(text: str, match: re.Match, end: int) -> bool:
         return True
     if not mark.startswith("."):
         return False
-    word = _WORD_BEFORE.search(text, 0, match.start())
+    # a window, not the whole text before it: no abbreviation is longer (linear in the text)
+    word = _WORD_BEFORE.search(text, max(0, match.start() - _WORD_WINDOW), match.start())
     if word is None:
         return False
     token = word.group(1)
