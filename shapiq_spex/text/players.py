@@ -27,9 +27,9 @@ Segmentation rules (regular expressions, no nltk):
   :class:`UserWarning` suggests ``"token"`` players or spans from a word segmenter.
 * ``"sentence"``: text up to a run of ``.``, ``!``, ``?`` or ``…`` (plus closing quotes or
   brackets) followed by white space, or up to a blank line; surrounding white space is not part of
-  the span. A full stop after a title or an initial ("Dr. Smith", "J. Smith", "U.S.") and terminal
-  punctuation before a lower-case word ('"Yes!" he said') do not end a sentence; an ellipsis
-  does (pass spans to segment differently).
+  the span. A full stop after a title or an initial ("Dr. Smith", "J. Smith") and terminal
+  punctuation before a lower-case word ("the U.S. last year", '"Yes!" he said') do not end a
+  sentence; an ellipsis does (pass spans to segment differently).
 * a sequence of ``(start, end)`` spans: custom players (sorted, non-overlapping, non-empty).
 
 Unicode rules: a combining mark (categories Mn, Mc, Me) belongs to the character before it and
@@ -217,8 +217,9 @@ def _visible_bounds(text: str, start: int, end: int) -> tuple[int, int] | None:
 def _continues(text: str, match: re.Match, end: int) -> bool:
     """Whether the sentence goes on after a terminal-punctuation ``match`` (no cut there).
 
-    It does after a title or an initial ("Dr. Smith", "J. Smith", "the U.S. The"), and when the
-    next visible character is a lower-case letter ("in the U.S. last year", '"Yes!" he said');
+    It does after a title or an initial ("Dr. Smith", "J. Smith"), and when the next visible
+    character is a lower-case letter ("in the U.S. last year", '"Yes!" he said'); "in the U.S.
+    The" ends one (the capital may start a sentence).
     an ellipsis ("Yes… done", "green.. in") and a blank line always end a sentence.
     """
     mark = match.group()
