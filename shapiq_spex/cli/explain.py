@@ -212,6 +212,12 @@ def check_config(config: ExplainConfig) -> None:
     if not isinstance(config.text, str) or not config.text.strip():
         msg = "The text to explain is empty; pass TEXT or --file PATH with some words in it."
         raise InvalidParameterError(msg)
+    if isinstance(config.query, str) and not config.query.strip():
+        msg = (
+            f"The '--query' option {config.query!r} has no text; ask a question about the text "
+            "(--query 'Who built the mill?'), or leave it out."
+        )
+        raise InvalidParameterError(msg)
     if isinstance(config.answer, str) and not config.answer.strip():
         msg = (
             f"The '--answer' option {config.answer!r} has no text; pass the answer to explain "

@@ -60,3 +60,10 @@ def test_the_default_order_fits_a_one_player_text_and_an_explicit_one_is_checked
     explicit = ExplainConfig(text="One sentence only.", players="sentence", order=2)
     with pytest.raises(InvalidParameterError, match=r"'--order' option \(2\) is larger"):
         build_approximator(explicit, 1)
+
+
+@pytest.mark.parametrize("query", ["", "  "])
+def test_a_query_without_text_is_refused(query):
+    config = ExplainConfig(text="Tom built the mill.", task="generation", query=query)
+    with pytest.raises(InvalidParameterError, match=r"The '--query' option .* has no text"):
+        check_config(config)
