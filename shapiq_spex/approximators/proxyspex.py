@@ -41,6 +41,7 @@ from shapiq_spex.approximators._base import (
     holdout_r2,
     lower_choice,
     prediction_r2,
+    scored_coalitions,
 )
 from shapiq_spex.exceptions import InvalidParameterError
 from shapiq_spex.proxy.models import PROXY_NAMES, TUNINGS, check_proxy, fit_proxy, refit_final
@@ -567,9 +568,9 @@ class ProxySPEX(SparseApproximator):
             details,
         )
         if not details["completed"]:
-            scored = n_hold or fit["n_validation"]
-            kind = "held-out coalitions" if n_hold else "validation coalitions"
-            self._warn_if_few_scoring(scored, kind, budget)
+            # the coalitions the report says its R² rests on (held-out, else validation)
+            scored, kind = scored_coalitions(n_hold, train.shape[0], details)
+            self._warn_if_few_scoring(scored, f"{kind} coalitions", budget)
         return self._result(
             spectrum,
             caller=caller,

@@ -44,6 +44,7 @@ from shapiq_spex.plot.text import (
     check_top_k,
     first_order_values,
     player_names,
+    player_unit,
     text_pieces,
     top_interactions,
 )
@@ -146,7 +147,7 @@ def player_labels(names: list[str], kind: str) -> list[str]:
     their position (``sentence 3: “...”``), in full.
     """
     counts = Counter(n.strip() for n in names)
-    unit = kind if kind in ("word", "token", "sentence") else "player"
+    unit = player_unit(None, kind)
     out = []
     for i, name in enumerate(names):
         shown = name.strip() or name
@@ -215,7 +216,8 @@ def faithfulness_sentence(report: Any) -> str:
             f" More queries usually help: try a budget of {2 * int(budget):,} "
             f"(<code>--budget {2 * int(budget)}</code> on the command line)."
         )
-    truncation = (_field(report, "details") or {}).get("truncation")
+    details = _field(report, "details") or {}
+    truncation = details.get("truncation")
     cut = ""
     if truncation:
         cut = (
@@ -224,7 +226,6 @@ def faithfulness_sentence(report: Any) -> str:
             f"and they alone reproduce it with R² {truncation['r2_vs_explanation']:.2f} "
             f"(<code>--order {truncation['max_degree']}</code> writes all of them)."
         )
-    details = _field(report, "details") or {}
     if details.get("target_reached") is False and details.get("target_r2") is not None:
         # --target-r2 spent its whole budget without reaching the target: say so first
         what += (
@@ -296,7 +297,7 @@ def _masking_html(prediction: Prediction | None, players: Any, names: list[str],
     kind = prediction.player_kind if prediction else "player"
     strategy = prediction.masking if prediction else None
     mask = prediction.mask_text if prediction else None
-    unit = kind if kind in ("word", "token", "sentence") else "player"
+    unit = player_unit(None, kind)
     if strategy == "remove":
         how = f"a removed {unit} is deleted from the model's input"
     elif strategy == "mask_token" and mask:
@@ -454,7 +455,7 @@ def _answer_html(view: View, values_sum: float, top_sum: float, k_shown: int, n_
     unit = f" {_e(p.unit)}" if p is not None and p.unit else ""
     if p is not None and p.full_value is not None and p.empty_value is not None:
         change = p.full_value - p.empty_value
-        kind = p.player_kind if p.player_kind in ("word", "token", "sentence") else "player"
+        kind = player_unit(None, p.player_kind)
         parts.append(
             f"<p><b>From nothing to the full text:</b> with every {kind} removed, "
             f'{_e(p.output_phrase())} is <span class="num">{_num(p.empty_value)}</span>{unit}; '
@@ -575,7 +576,7 @@ def _view_html(view: View, players: Any, names: list[str], kind: str, k: int, in
             by_player[q].append((key, v))
             if len(key) > 1:
                 in_group[q] = True
-    unit = kind if kind in ("word", "token", "sentence") else "player"
+    unit = player_unit(None, kind)
 
     out = [f'<div class="spex-view" data-view="{index}"{" hidden" if index else ""}>']
     out.append('<section class="spex-answer">')
@@ -702,7 +703,7 @@ def explanation_html(
     kind = getattr(players, "granularity", None)
     if views[0].prediction is not None:
         kind = views[0].prediction.player_kind
-    kind = kind if kind in ("word", "token", "sentence") else "player"
+    kind = player_unit(None, kind)
     digest = hashlib.sha1(
         repr(
             [(sorted(v.interaction_values.interactions.items()), v.label) for v in views] + names

@@ -190,15 +190,15 @@ def prediction_from_game(game: Any, *, model: str | None = None) -> Prediction:
             f"GenerationLogProbGame); {type(game).__name__} has no {', '.join(missing)}."
         )
         raise InvalidParameterError(msg)
-    players = getattr(game, "players", None)
-    kind = getattr(players, "granularity", "player")
+    from shapiq_spex.plot.text import player_unit
+
     kwargs: dict[str, Any] = {
         "output": str(game.output),
         "full_value": float(game.original_model_output),
         "empty_value": float(game.empty_value),
         "masking": getattr(game, "mask_strategy", None),
         "mask_text": _mask_text(game),
-        "player_kind": kind if kind in ("word", "token", "sentence") else "player",
+        "player_kind": player_unit(getattr(game, "players", None)),
         "model": model or type(getattr(game, "model", game)).__name__,
     }
     logits = getattr(game, "original_logits", None)
