@@ -337,14 +337,18 @@ def fit_lgbm_proxy(X, y, seed: int):
     return lambda H: fit.model.predict(H.astype(np.float64))
 
 
-def walsh_kernel(A, B, t: float) -> np.ndarray:
+def hamming(A, B) -> np.ndarray:
+    """``(a, b)`` Hamming distances between the rows of two bool matrices."""
+    Af, Bf = A.astype(np.float64), B.astype(np.float64)
+    return Af @ (1.0 - Bf).T + (1.0 - Af) @ Bf.T
+
+
+def walsh_kernel(h: np.ndarray, n: int, t: float) -> np.ndarray:
     """``prod_i (1 + t z_i z'_i)`` with ``z = ±1``: weight ``t^|S|`` on every Fourier character.
 
-    A function of the Hamming distance ``h`` only: ``(1 + t)^(n - h) (1 - t)^h``.
+    A function of the Hamming distance ``h`` (of ``n`` players) only: ``(1 + t)^(n - h)
+    (1 - t)^h``, so the distances are computed once for every width.
     """
-    Af, Bf = A.astype(np.float64), B.astype(np.float64)
-    h = Af @ (1.0 - Bf).T + (1.0 - Af) @ Bf.T
-    n = A.shape[1]
     return np.exp((n - h) * np.log1p(t) + h * np.log1p(-t))
 
 
@@ -358,9 +362,10 @@ def fit_kernel_ridge(X, y):
     """
     mu = float(y.mean())
     yc = y - mu
+    n, h = X.shape[1], hamming(X, X)
     best = (np.inf, None)
     for t in KRR_WIDTHS:
-        s, U = np.linalg.eigh(walsh_kernel(X, X, t))
+        s, U = np.linalg.eigh(walsh_kernel(h, n, t))
         Uy, UU = U.T @ yc, U * U
         for lam in KRR_PENALTIES:
             inv = 1.0 / (np.maximum(s, 0.0) + lam * s.max())
@@ -370,7 +375,7 @@ def fit_kernel_ridge(X, y):
             if err < best[0]:
                 best = (err, (t, alpha))
     t, alpha = best[1]
-    return lambda H: mu + walsh_kernel(H, X, t) @ alpha
+    return lambda H: mu + walsh_kernel(hamming(H, X), n, t) @ alpha
 
 
 # ---------------------------------------------------------------------------- one method
